@@ -1,0 +1,376 @@
+//! Strict JSON reading: duplicate member names and excess nesting are errors.
+//!
+//! RFC 7515 section 4 and RFC 7519 section 4 let a parser reject duplicate
+//! member names, and jwtguard always does, so two parsers can never disagree
+//! about which `exp` or `alg` counts.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+
+/// Nesting limit for policy and key set documents.
+pub(crate) const DOCUMENT_MAX_DEPTH: usize = 64;
+
+/// Parses `bytes` into a [`Value`], rejecting duplicate member names,
+/// nesting deeper than `max_depth` and trailing characters.
+pub(crate) fn parse_strict(bytes: &[u8], max_depth: usize) -> Result<Value, String> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = StrictValue {
+        depth_left: max_depth,
+    }
+    .deserialize(&mut deserializer)
+    .map_err(|err| err.to_string())?;
+    deserializer.end().map_err(|err| err.to_string())?;
+    Ok(value)
+}
+
+/// The registered time claims of a payload, as found at its top level.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct TimeClaims {
+    pub(crate) exp: Option<NumericDate>,
+    pub(crate) nbf: Option<NumericDate>,
+}
+
+/// A NumericDate claim (RFC 7519 section 2), or a claim of the wrong type.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum NumericDate {
+    Seconds(f64),
+    NotANumber,
+}
+
+/// Checks a JWT payload without building it: it must be one JSON object with
+/// no duplicate member names at any depth and no nesting past `max_depth`.
+/// Returns its `exp` and `nbf` claims.
+pub(crate) fn scan_claims(bytes: &[u8], max_depth: usize) -> Result<TimeClaims, String> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let claims = ClaimsScan {
+        depth_left: max_depth,
+    }
+    .deserialize(&mut deserializer)
+    .map_err(|err| err.to_string())?;
+    deserializer.end().map_err(|err| err.to_string())?;
+    Ok(claims)
+}
+
+/// Tracks member names seen in one object. Small objects use a vector,
+/// large ones a hash set, so a crafted object cannot make the check
+/// quadratic.
+struct SeenNames<'de> {
+    small: Vec<Cow<'de, str>>,
+    large: Option<HashSet<Cow<'de, str>>>,
+}
+
+const SMALL_OBJECT: usize = 16;
+
+impl<'de> SeenNames<'de> {
+    fn new() -> Self {
+        SeenNames {
+            small: Vec::new(),
+            large: None,
+        }
+    }
+
+    /// Records `name`; returns an error naming it when it was seen before.
+    fn insert<E: de::Error>(&mut self, name: Cow<'de, str>) -> Result<(), E> {
+        let duplicate = match &mut self.large {
+            Some(set) => !set.insert(name.clone()),
+            None if self.small.len() < SMALL_OBJECT => {
+                let seen = self.small.contains(&name);
+                self.small.push(name.clone());
+                seen
+            }
+            None => {
+                let mut set: HashSet<_> = self.small.drain(..).collect();
+                let seen = !set.insert(name.clone());
+                self.large = Some(set);
+                seen
+            }
+        };
+        if duplicate {
+            return Err(E::custom(format_args!("duplicate member name {name:?}")));
+        }
+        Ok(())
+    }
+}
+
+/// Reads a member name, borrowing it from the input when it has no escapes.
+struct NameSeed;
+
+impl<'de> DeserializeSeed<'de> for NameSeed {
+    type Value = Cow<'de, str>;
+
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for NameSeed {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a member name")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, text: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(text))
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(text.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, text: String) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(text))
+    }
+}
+
+fn too_deep<E: de::Error>() -> E {
+    E::custom("JSON nesting is deeper than the limit")
+}
+
+/// Builds a [`Value`] with the strict rules.
+struct StrictValue {
+    depth_left: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for StrictValue {
+    type Value = Value;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for StrictValue {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, value: bool) -> Result<Value, E> {
+        Ok(Value::Bool(value))
+    }
+
+    fn visit_i64<E>(self, value: i64) -> Result<Value, E> {
+        Ok(Value::from(value))
+    }
+
+    fn visit_u64<E>(self, value: u64) -> Result<Value, E> {
+        Ok(Value::from(value))
+    }
+
+    fn visit_f64<E>(self, value: f64) -> Result<Value, E> {
+        Ok(Value::from(value))
+    }
+
+    fn visit_str<E>(self, value: &str) -> Result<Value, E> {
+        Ok(Value::String(value.to_owned()))
+    }
+
+    fn visit_string<E>(self, value: String) -> Result<Value, E> {
+        Ok(Value::String(value))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let depth_left = self.depth_left.checked_sub(1).ok_or_else(too_deep)?;
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(StrictValue { depth_left })? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let depth_left = self.depth_left.checked_sub(1).ok_or_else(too_deep)?;
+        let mut members = Map::new();
+        while let Some(name) = map.next_key_seed(NameSeed)? {
+            if members.contains_key(name.as_ref()) {
+                return Err(de::Error::custom(format_args!(
+                    "duplicate member name {name:?}"
+                )));
+            }
+            let value = map.next_value_seed(StrictValue { depth_left })?;
+            members.insert(name.into_owned(), value);
+        }
+        Ok(Value::Object(members))
+    }
+}
+
+/// Walks any value with the strict rules and keeps nothing.
+struct Skip {
+    depth_left: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for Skip {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Skip {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let depth_left = self.depth_left.checked_sub(1).ok_or_else(too_deep)?;
+        while seq.next_element_seed(Skip { depth_left })?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let depth_left = self.depth_left.checked_sub(1).ok_or_else(too_deep)?;
+        let mut seen = SeenNames::new();
+        while let Some(name) = map.next_key_seed(NameSeed)? {
+            seen.insert(name)?;
+            map.next_value_seed(Skip { depth_left })?;
+        }
+        Ok(())
+    }
+}
+
+/// Walks a payload object and keeps its `exp` and `nbf`.
+struct ClaimsScan {
+    depth_left: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for ClaimsScan {
+    type Value = TimeClaims;
+
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<TimeClaims, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ClaimsScan {
+    type Value = TimeClaims;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TimeClaims, A::Error> {
+        let depth_left = self.depth_left.checked_sub(1).ok_or_else(too_deep)?;
+        let mut seen = SeenNames::new();
+        let mut claims = TimeClaims::default();
+        while let Some(name) = map.next_key_seed(NameSeed)? {
+            let slot = match name.as_ref() {
+                "exp" => Some(&mut claims.exp),
+                "nbf" => Some(&mut claims.nbf),
+                _ => None,
+            };
+            match slot {
+                Some(slot) => *slot = Some(map.next_value_seed(NumericDateSeed { depth_left })?),
+                None => map.next_value_seed(Skip { depth_left })?,
+            }
+            seen.insert(name)?;
+        }
+        Ok(claims)
+    }
+}
+
+/// Reads a NumericDate, walking (and so still checking) any other value.
+struct NumericDateSeed {
+    depth_left: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for NumericDateSeed {
+    type Value = NumericDate;
+
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<NumericDate, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for NumericDateSeed {
+    type Value = NumericDate;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a NumericDate")
+    }
+
+    fn visit_i64<E>(self, value: i64) -> Result<NumericDate, E> {
+        Ok(NumericDate::Seconds(value as f64))
+    }
+
+    fn visit_u64<E>(self, value: u64) -> Result<NumericDate, E> {
+        Ok(NumericDate::Seconds(value as f64))
+    }
+
+    fn visit_f64<E>(self, value: f64) -> Result<NumericDate, E> {
+        Ok(NumericDate::Seconds(value))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<NumericDate, E> {
+        Ok(NumericDate::NotANumber)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<NumericDate, E> {
+        Ok(NumericDate::NotANumber)
+    }
+
+    fn visit_unit<E>(self) -> Result<NumericDate, E> {
+        Ok(NumericDate::NotANumber)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<NumericDate, A::Error> {
+        Skip {
+            depth_left: self.depth_left,
+        }
+        .visit_seq(seq)?;
+        Ok(NumericDate::NotANumber)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<NumericDate, A::Error> {
+        Skip {
+            depth_left: self.depth_left,
+        }
+        .visit_map(map)?;
+        Ok(NumericDate::NotANumber)
+    }
+}

@@ -1,0 +1,357 @@
+//! JSON Web Keys (RFC 7517) parsed into keys prepared for verification.
+//!
+//! A key set never fails because of one bad member: a key that is malformed,
+//! of an unsupported type or curve, or not meant for signatures is skipped
+//! with a warning. The set fails only when no usable key remains.
+
+use aws_lc_rs::hmac;
+use aws_lc_rs::signature::{self, ParsedPublicKey, RsaPublicKeyComponents};
+use serde_json::{Map, Value};
+
+use crate::alg::{Algorithm, Family};
+use crate::b64;
+use crate::error::{Error, ErrorKind};
+
+/// Smallest RSA modulus accepted, in bits. NIST SP 800-131A disallows less.
+pub const MIN_RSA_BITS: usize = 2048;
+/// Largest RSA modulus accepted, in bits, the upper bound of AWS-LC's verifiers.
+pub const MAX_RSA_BITS: usize = 8192;
+
+/// A key prepared once for every algorithm it may verify.
+pub(crate) struct PreparedKey {
+    pub(crate) kid: Option<Box<str>>,
+    /// The key's own `alg`; when present, the token's `alg` must equal it.
+    pub(crate) alg: Option<Algorithm>,
+    material: Material,
+}
+
+enum Material {
+    Hmac(Box<[hmac::Key; 3]>),
+    Rsa(Box<[Option<ParsedPublicKey>; 6]>),
+    Ec(Algorithm, ParsedPublicKey),
+    Ed25519(ParsedPublicKey),
+}
+
+/// An immutable list of prepared keys, in the order of the source document.
+pub(crate) struct KeySet {
+    pub(crate) keys: Vec<PreparedKey>,
+}
+
+impl PreparedKey {
+    /// Tells whether this key may verify `alg`: the key type, the curve and
+    /// the key's own `alg` must all suit it.
+    pub(crate) fn suits(&self, alg: Algorithm) -> bool {
+        self.alg.is_none_or(|own| own == alg) && self.material.suits(alg)
+    }
+
+    /// Verifies `signature` over `message`. The caller has checked
+    /// [`PreparedKey::suits`]; an unsuitable pair returns `false`.
+    pub(crate) fn verify(&self, alg: Algorithm, message: &[u8], signature: &[u8]) -> bool {
+        match &self.material {
+            Material::Hmac(keys) => match hmac_slot(alg) {
+                Some(slot) => hmac::verify(&keys[slot], message, signature).is_ok(),
+                None => false,
+            },
+            Material::Rsa(keys) => match rsa_slot(alg).and_then(|slot| keys[slot].as_ref()) {
+                Some(key) => key.verify_sig(message, signature).is_ok(),
+                None => false,
+            },
+            Material::Ec(curve_alg, key) => {
+                *curve_alg == alg && key.verify_sig(message, signature).is_ok()
+            }
+            Material::Ed25519(key) => {
+                alg == Algorithm::EdDSA && key.verify_sig(message, signature).is_ok()
+            }
+        }
+    }
+}
+
+impl Material {
+    fn suits(&self, alg: Algorithm) -> bool {
+        match self {
+            Material::Hmac(_) => alg.family() == Family::Hmac,
+            Material::Rsa(keys) => rsa_slot(alg).is_some_and(|slot| keys[slot].is_some()),
+            Material::Ec(curve_alg, _) => *curve_alg == alg,
+            Material::Ed25519(_) => alg == Algorithm::EdDSA,
+        }
+    }
+}
+
+fn hmac_slot(alg: Algorithm) -> Option<usize> {
+    match alg {
+        Algorithm::HS256 => Some(0),
+        Algorithm::HS384 => Some(1),
+        Algorithm::HS512 => Some(2),
+        _ => None,
+    }
+}
+
+const RSA_ALGORITHMS: [(Algorithm, &signature::RsaParameters); 6] = [
+    (Algorithm::RS256, &signature::RSA_PKCS1_2048_8192_SHA256),
+    (Algorithm::RS384, &signature::RSA_PKCS1_2048_8192_SHA384),
+    (Algorithm::RS512, &signature::RSA_PKCS1_2048_8192_SHA512),
+    (Algorithm::PS256, &signature::RSA_PSS_2048_8192_SHA256),
+    (Algorithm::PS384, &signature::RSA_PSS_2048_8192_SHA384),
+    (Algorithm::PS512, &signature::RSA_PSS_2048_8192_SHA512),
+];
+
+fn rsa_slot(alg: Algorithm) -> Option<usize> {
+    RSA_ALGORITHMS
+        .iter()
+        .position(|(candidate, _)| *candidate == alg)
+}
+
+/// Parses a JWK Set document (`{"keys": [...]}`) fetched from a key server.
+/// A document without any usable key is an error, so the last good keys
+/// stay in use.
+pub(crate) fn parse_jwks_document(
+    bytes: &[u8],
+    max_keys: usize,
+    warnings: &mut Vec<String>,
+) -> Result<KeySet, Error> {
+    let value = crate::json::parse_strict(bytes, crate::json::DOCUMENT_MAX_DEPTH)
+        .map_err(|detail| jwks_error(&format!("not valid JSON: {detail}")))?;
+    let keys = match value.get("keys") {
+        Some(Value::Array(keys)) => keys,
+        Some(_) => return Err(jwks_error("\"keys\" is not an array")),
+        None if value.is_object() => return Err(jwks_error("the object has no \"keys\" array")),
+        None => return Err(jwks_error("the document is not a JSON object")),
+    };
+    let set = parse_key_list(keys, "keys", max_keys, warnings).map_err(|message| jwks_error(&message))?;
+    if set.keys.is_empty() {
+        return Err(Error::new(ErrorKind::InvalidJwks(format!(
+            "no usable key among {}: {}",
+            keys.len(),
+            warnings.join("; ")
+        ))));
+    }
+    Ok(set)
+}
+
+fn jwks_error(detail: &str) -> Error {
+    Error::new(ErrorKind::InvalidJwks(format!(
+        "{detail}; a JWK Set is an object with a \"keys\" array (RFC 7517 section 5)"
+    )))
+}
+
+/// Parses a list of JWKs, skipping unusable ones with a warning each. The
+/// result may be empty. `path` names the list in warnings. More than
+/// `max_keys` keys is an error.
+pub(crate) fn parse_key_list(
+    keys: &[Value],
+    path: &str,
+    max_keys: usize,
+    warnings: &mut Vec<String>,
+) -> Result<KeySet, String> {
+    if keys.len() > max_keys {
+        return Err(format!(
+            "{} keys is more than the limit of {max_keys}; raise the max_keys option",
+            keys.len()
+        ));
+    }
+    let mut prepared = Vec::with_capacity(keys.len());
+    for (index, key) in keys.iter().enumerate() {
+        let key_path = format!("{path}[{index}]");
+        match parse_key(key, &key_path, warnings) {
+            Ok(key) => prepared.push(key),
+            Err(reason) => warnings.push(format!("{key_path}: key skipped: {reason}")),
+        }
+    }
+    Ok(KeySet { keys: prepared })
+}
+
+fn parse_key(value: &Value, path: &str, warnings: &mut Vec<String>) -> Result<PreparedKey, String> {
+    let Value::Object(jwk) = value else {
+        return Err("a JWK must be a JSON object".into());
+    };
+    let kty = string_member(jwk, "kty")?.ok_or("missing \"kty\"")?;
+    check_intended_use(jwk)?;
+    let kid = string_member(jwk, "kid")?.map(Box::from);
+    let alg =
+        match string_member(jwk, "alg")? {
+            Some(name) => Some(Algorithm::from_name(name).ok_or_else(|| {
+                format!("\"alg\" {name:?} is not a supported signature algorithm")
+            })?),
+            None => None,
+        };
+    let material = match kty {
+        "oct" => hmac_material(jwk, alg, path, warnings)?,
+        "RSA" => rsa_material(jwk, alg, path, warnings)?,
+        "EC" => ec_material(jwk)?,
+        "OKP" => okp_material(jwk)?,
+        other => {
+            return Err(format!(
+                "\"kty\" {other:?} is not supported (use oct, RSA, EC or OKP)"
+            ));
+        }
+    };
+    if let Some(alg) = alg {
+        if !material.suits(alg) {
+            return Err(format!("\"alg\" {alg} does not suit this {kty} key"));
+        }
+    }
+    Ok(PreparedKey { kid, alg, material })
+}
+
+/// Reads an optional string member; any other JSON type is an error.
+fn string_member<'a>(jwk: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>, String> {
+    match jwk.get(name) {
+        None => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text)),
+        Some(_) => Err(format!("\"{name}\" is not a string")),
+    }
+}
+
+/// Reads a required base64url member (RFC 7515 section 2, no padding).
+fn bytes_member(jwk: &Map<String, Value>, name: &str) -> Result<Vec<u8>, String> {
+    let text = string_member(jwk, name)?.ok_or_else(|| format!("missing \"{name}\""))?;
+    b64::decode(text.as_bytes()).map_err(|_| format!("\"{name}\" is not valid base64url"))
+}
+
+/// Rejects keys that RFC 7517 sections 4.2 and 4.3 reserve for other uses.
+fn check_intended_use(jwk: &Map<String, Value>) -> Result<(), String> {
+    if let Some(key_use) = string_member(jwk, "use")? {
+        if key_use != "sig" {
+            return Err(format!("\"use\" is {key_use:?}, not \"sig\""));
+        }
+    }
+    match jwk.get("key_ops") {
+        None => Ok(()),
+        Some(Value::Array(ops)) if ops.iter().any(|op| op == "verify") => Ok(()),
+        Some(Value::Array(_)) => Err("\"key_ops\" does not contain \"verify\"".into()),
+        Some(_) => Err("\"key_ops\" is not an array".into()),
+    }
+}
+
+fn hmac_material(
+    jwk: &Map<String, Value>,
+    alg: Option<Algorithm>,
+    path: &str,
+    warnings: &mut Vec<String>,
+) -> Result<Material, String> {
+    let secret = bytes_member(jwk, "k")?;
+    if secret.is_empty() {
+        return Err("\"k\" is empty; an HMAC secret needs at least one byte".into());
+    }
+    // RFC 7518 section 3.2 asks for a key at least as long as the hash output.
+    let min_len = match alg {
+        Some(Algorithm::HS384) => 48,
+        Some(Algorithm::HS512) => 64,
+        _ => 32,
+    };
+    if secret.len() < min_len {
+        warnings.push(format!(
+            "{path}: the oct key is {} bytes, shorter than the {min_len} bytes RFC 7518 asks \
+             for; use a longer random secret",
+            secret.len()
+        ));
+    }
+    Ok(Material::Hmac(Box::new([
+        hmac::Key::new(hmac::HMAC_SHA256, &secret),
+        hmac::Key::new(hmac::HMAC_SHA384, &secret),
+        hmac::Key::new(hmac::HMAC_SHA512, &secret),
+    ])))
+}
+
+fn rsa_material(
+    jwk: &Map<String, Value>,
+    alg: Option<Algorithm>,
+    path: &str,
+    warnings: &mut Vec<String>,
+) -> Result<Material, String> {
+    let modulus = bytes_member(jwk, "n")?;
+    let exponent = bytes_member(jwk, "e")?;
+    let n = strip_leading_zeros(&modulus);
+    let e = strip_leading_zeros(&exponent);
+    let bits = bit_length(n);
+    if bits < MIN_RSA_BITS {
+        return Err(format!(
+            "the RSA modulus has {bits} bits, fewer than {MIN_RSA_BITS}"
+        ));
+    }
+    if bits > MAX_RSA_BITS {
+        return Err(format!(
+            "the RSA modulus has {bits} bits, more than {MAX_RSA_BITS}"
+        ));
+    }
+    if jwk.contains_key("d") {
+        warnings.push(format!(
+            "{path}: the RSA key contains the private exponent \"d\"; publish public keys only"
+        ));
+    }
+    let components = RsaPublicKeyComponents { n, e };
+    let mut keys: [Option<ParsedPublicKey>; 6] = Default::default();
+    for (slot, (candidate, params)) in RSA_ALGORITHMS.iter().enumerate() {
+        if alg.is_none_or(|own| own == *candidate) {
+            let key = components
+                .to_parsed_public_key(params)
+                .map_err(|err| format!("the RSA key was rejected: {err}"))?;
+            keys[slot] = Some(key);
+        }
+    }
+    Ok(Material::Rsa(Box::new(keys)))
+}
+
+fn ec_material(jwk: &Map<String, Value>) -> Result<Material, String> {
+    let curve = string_member(jwk, "crv")?.ok_or("missing \"crv\"")?;
+    let (alg, verification, coordinate_len): (
+        _,
+        &'static signature::EcdsaVerificationAlgorithm,
+        _,
+    ) = match curve {
+        "P-256" => (Algorithm::ES256, &signature::ECDSA_P256_SHA256_FIXED, 32),
+        "P-384" => (Algorithm::ES384, &signature::ECDSA_P384_SHA384_FIXED, 48),
+        "P-521" => (Algorithm::ES512, &signature::ECDSA_P521_SHA512_FIXED, 66),
+        other => {
+            return Err(format!(
+                "EC curve {other:?} is not supported (use P-256, P-384 or P-521)"
+            ));
+        }
+    };
+    let x = bytes_member(jwk, "x")?;
+    let y = bytes_member(jwk, "y")?;
+    if x.len() != coordinate_len || y.len() != coordinate_len {
+        return Err(format!(
+            "\"x\" and \"y\" must be {coordinate_len} bytes each for {curve}"
+        ));
+    }
+    // SEC 1 uncompressed point: 0x04, then x, then y.
+    let mut point = Vec::with_capacity(1 + 2 * coordinate_len);
+    point.push(0x04);
+    point.extend_from_slice(&x);
+    point.extend_from_slice(&y);
+    let key = ParsedPublicKey::new(verification, &point)
+        .map_err(|err| format!("the EC point was rejected: {err}"))?;
+    Ok(Material::Ec(alg, key))
+}
+
+fn okp_material(jwk: &Map<String, Value>) -> Result<Material, String> {
+    let curve = string_member(jwk, "crv")?.ok_or("missing \"crv\"")?;
+    if curve != "Ed25519" {
+        return Err(format!(
+            "OKP curve {curve:?} is not supported (use Ed25519)"
+        ));
+    }
+    let x = bytes_member(jwk, "x")?;
+    if x.len() != 32 {
+        return Err("\"x\" must be 32 bytes for Ed25519".into());
+    }
+    let key = ParsedPublicKey::new(&signature::ED25519, &x)
+        .map_err(|err| format!("the Ed25519 key was rejected: {err}"))?;
+    Ok(Material::Ed25519(key))
+}
+
+fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
+    let first = bytes
+        .iter()
+        .position(|&byte| byte != 0)
+        .unwrap_or(bytes.len());
+    &bytes[first..]
+}
+
+fn bit_length(big_endian: &[u8]) -> usize {
+    match big_endian.first() {
+        Some(&top) => big_endian.len() * 8 - top.leading_zeros() as usize,
+        None => 0,
+    }
+}

@@ -1,0 +1,416 @@
+//! The OAuth2 JWT Assertion policy in the JSON format of the NGINX API
+//! Connectivity Manager.
+
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use crate::duration::parse_nginx_time;
+use crate::error::{Error, Result};
+use crate::json;
+
+/// The policy type jwtguard enforces.
+const POLICY_TYPE: &str = "oauth2-jwt-assertion";
+
+/// Default of `cacheKeysDuration`.
+pub const DEFAULT_CACHE_KEYS_DURATION: Duration = Duration::from_secs(12 * 3600);
+/// Default of `errorReturnConditions.notSupplied.returnCode`.
+pub const DEFAULT_NOT_SUPPLIED_STATUS: u16 = 401;
+/// Default of `errorReturnConditions.noMatch.returnCode`.
+pub const DEFAULT_NO_MATCH_STATUS: u16 = 403;
+
+const ACTION_FIELDS: [&str; 6] = [
+    "jwksURI",
+    "cacheKeysDuration",
+    "jwksKeys",
+    "tokenName",
+    "tokenSuppliedIn",
+    "errorReturnConditions",
+];
+
+/// Where a request carries its token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenSource {
+    /// A request header; `Authorization` uses the Bearer scheme.
+    Header,
+    /// A query string parameter, percent-decoded.
+    Query,
+}
+
+/// The token's place in a request: `tokenSuppliedIn` and `tokenName`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenLocation {
+    /// `tokenSuppliedIn`. Defaults to [`TokenSource::Header`].
+    pub source: TokenSource,
+    /// `tokenName`. Defaults to `Authorization`.
+    pub name: String,
+}
+
+/// Where the verification keys come from.
+#[derive(Clone, Debug)]
+pub(crate) enum KeySpec {
+    /// `jwksKeys`: the key list and its JSON path.
+    Inline { keys: Vec<Value>, path: String },
+    /// `jwksURI` and `cacheKeysDuration`.
+    Remote {
+        uri: String,
+        cache_duration: Duration,
+    },
+}
+
+/// A parsed policy, before its keys are prepared.
+#[derive(Clone, Debug)]
+pub(crate) struct Policy {
+    pub(crate) keys: KeySpec,
+    pub(crate) token: TokenLocation,
+    pub(crate) not_supplied_status: u16,
+    pub(crate) no_match_status: u16,
+}
+
+impl Policy {
+    /// Parses a policy document. Accepted shapes: any object with a
+    /// `policies` object (such as a whole API proxy body), found at the top
+    /// or inside nested objects, and a bare `{"action": {...}}` entry.
+    pub(crate) fn parse(bytes: &[u8], warnings: &mut Vec<String>) -> Result<Policy> {
+        let document = json::parse_strict(bytes, json::DOCUMENT_MAX_DEPTH)
+            .map_err(|detail| Error::policy("$", format!("not valid JSON: {detail}")))?;
+        let (action, path) = find_action(&document, warnings)?;
+        parse_action(action, &path, warnings)
+    }
+}
+
+/// Finds the single policy entry's `action` object and returns it with its
+/// JSON path.
+fn find_action<'a>(
+    document: &'a Value,
+    warnings: &mut Vec<String>,
+) -> Result<(&'a Map<String, Value>, String)> {
+    let Value::Object(top) = document else {
+        return Err(Error::policy(
+            "$",
+            "the policy document must be a JSON object",
+        ));
+    };
+    if top.contains_key("action") && !top.contains_key("policies") {
+        let action = object_at(top, "action", "action")?;
+        return Ok((action, "action".into()));
+    }
+    let (policies, policies_path) = find_policies(top, "")
+        .ok_or_else(|| Error::policy("$", "no \"policies\" object and no \"action\" object found; paste an API proxy body, a \"policies\" object holder or one policy entry"))?;
+    for name in policies.keys().filter(|name| *name != POLICY_TYPE) {
+        warnings.push(format!(
+            "{policies_path}.{name}: policy type skipped; jwtguard enforces {POLICY_TYPE} only"
+        ));
+    }
+    let list_path = format!("{policies_path}.{POLICY_TYPE}");
+    let entries = match policies.get(POLICY_TYPE) {
+        Some(Value::Array(entries)) => entries,
+        Some(_) => {
+            return Err(Error::policy(
+                list_path,
+                "must be an array of policy entries",
+            ));
+        }
+        None => {
+            return Err(Error::policy(
+                list_path,
+                "is missing; add one entry with an \"action\" object",
+            ));
+        }
+    };
+    match entries.len() {
+        0 => Err(Error::policy(
+            list_path,
+            "is empty; add one entry with an \"action\" object",
+        )),
+        1 => {
+            let entry_path = format!("{list_path}[0]");
+            let Value::Object(entry) = &entries[0] else {
+                return Err(Error::policy(entry_path, "must be a JSON object"));
+            };
+            warn_unknown(entry, &["action", "systemMetadata"], &entry_path, warnings);
+            let action_path = format!("{entry_path}.action");
+            Ok((object_at(entry, "action", &action_path)?, action_path))
+        }
+        count => Err(Error::policy(
+            list_path,
+            format!(
+                "has {count} entries, but a verifier enforces one policy; keep one entry, or load each policy in its own location"
+            ),
+        )),
+    }
+}
+
+/// Searches nested objects, breadth first, for a `policies` object.
+fn find_policies<'a>(
+    object: &'a Map<String, Value>,
+    path: &str,
+) -> Option<(&'a Map<String, Value>, String)> {
+    let mut queue = vec![(object, path.to_owned())];
+    let mut index = 0;
+    while let Some((current, current_path)) = queue.get(index).cloned() {
+        index += 1;
+        if let Some(Value::Object(policies)) = current.get("policies") {
+            return Some((policies, join_path(&current_path, "policies")));
+        }
+        for (name, value) in current {
+            if let Value::Object(child) = value {
+                queue.push((child, join_path(&current_path, name)));
+            }
+        }
+    }
+    None
+}
+
+fn join_path(parent: &str, name: &str) -> String {
+    if parent.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{parent}.{name}")
+    }
+}
+
+fn object_at<'a>(
+    parent: &'a Map<String, Value>,
+    name: &str,
+    path: &str,
+) -> Result<&'a Map<String, Value>> {
+    match parent.get(name) {
+        Some(Value::Object(object)) => Ok(object),
+        Some(_) => Err(Error::policy(path, "must be a JSON object")),
+        None => Err(Error::policy(path, "is missing")),
+    }
+}
+
+fn parse_action(
+    action: &Map<String, Value>,
+    path: &str,
+    warnings: &mut Vec<String>,
+) -> Result<Policy> {
+    warn_unknown(action, &ACTION_FIELDS, path, warnings);
+    let field = |name: &str| format!("{path}.{name}");
+    let keys = parse_key_spec(action, path, warnings)?;
+    let source = match optional_string(action, "tokenSuppliedIn", &field("tokenSuppliedIn"))? {
+        None | Some("HEADER") => TokenSource::Header,
+        Some("QUERY") => TokenSource::Query,
+        Some(other) => {
+            return Err(Error::policy(
+                field("tokenSuppliedIn"),
+                format!("{other:?} is not supported; use \"HEADER\" or \"QUERY\""),
+            ));
+        }
+    };
+    let name = match optional_string(action, "tokenName", &field("tokenName"))? {
+        None => "Authorization".to_owned(),
+        Some(name) => check_token_name(name, source, &field("tokenName"))?.to_owned(),
+    };
+    let (not_supplied_status, no_match_status) =
+        parse_error_returns(action, &field("errorReturnConditions"), warnings)?;
+    Ok(Policy {
+        keys,
+        token: TokenLocation { source, name },
+        not_supplied_status,
+        no_match_status,
+    })
+}
+
+fn parse_key_spec(
+    action: &Map<String, Value>,
+    path: &str,
+    warnings: &mut Vec<String>,
+) -> Result<KeySpec> {
+    let uri_path = format!("{path}.jwksURI");
+    let keys_path = format!("{path}.jwksKeys");
+    let duration_path = format!("{path}.cacheKeysDuration");
+    let uri = optional_string(action, "jwksURI", &uri_path)?;
+    let duration_text = optional_string(action, "cacheKeysDuration", &duration_path)?;
+    match (uri, action.get("jwksKeys")) {
+        (Some(_), Some(_)) => Err(Error::policy(
+            path,
+            "has both \"jwksURI\" and \"jwksKeys\"; keep one key source",
+        )),
+        (None, None) => Err(Error::policy(
+            path,
+            "has no key source; add \"jwksURI\" (a JWK Set URL) or \"jwksKeys\" (inline keys)",
+        )),
+        (Some(uri), None) => {
+            check_uri(uri, &uri_path, warnings)?;
+            let cache_duration = match duration_text {
+                None => DEFAULT_CACHE_KEYS_DURATION,
+                Some(text) => parse_nginx_time(text)
+                    .map_err(|message| Error::policy(&duration_path, message))?,
+            };
+            Ok(KeySpec::Remote {
+                uri: uri.to_owned(),
+                cache_duration,
+            })
+        }
+        (None, Some(keys)) => {
+            if duration_text.is_some() {
+                warnings.push(format!(
+                    "{duration_path}: ignored, because the keys are inline in \"jwksKeys\""
+                ));
+            }
+            let (keys, path) = match keys {
+                Value::Array(keys) => (keys.clone(), keys_path),
+                Value::Object(set) => match set.get("keys") {
+                    Some(Value::Array(keys)) => (keys.clone(), format!("{keys_path}.keys")),
+                    _ => {
+                        return Err(Error::policy(
+                            keys_path,
+                            "a JWK Set object needs a \"keys\" array",
+                        ));
+                    }
+                },
+                _ => {
+                    return Err(Error::policy(
+                        keys_path,
+                        "must be an array of JWKs or a JWK Set object",
+                    ));
+                }
+            };
+            Ok(KeySpec::Inline { keys, path })
+        }
+    }
+}
+
+fn check_uri(uri: &str, path: &str, warnings: &mut Vec<String>) -> Result<()> {
+    let parsed: ureq::http::Uri = uri
+        .parse()
+        .map_err(|err| Error::policy(path, format!("{uri:?} is not a valid URL: {err}")))?;
+    match parsed.scheme_str() {
+        Some("https") => {}
+        Some("http") => warnings.push(format!(
+            "{path}: {uri:?} uses plain http, so the keys can be altered in transit; use https"
+        )),
+        _ => {
+            return Err(Error::policy(
+                path,
+                format!("{uri:?} must be an http or https URL"),
+            ));
+        }
+    }
+    if parsed.host().is_none_or(str::is_empty) {
+        return Err(Error::policy(path, format!("{uri:?} has no host")));
+    }
+    Ok(())
+}
+
+/// Checks `tokenName`: any non-empty text for a query parameter, an HTTP
+/// field name (RFC 9110 token characters) for a header.
+fn check_token_name<'a>(name: &'a str, source: TokenSource, path: &str) -> Result<&'a str> {
+    if name.is_empty() {
+        return Err(Error::policy(
+            path,
+            "is empty; name the header or query parameter that carries the token",
+        ));
+    }
+    let is_tchar = |byte: u8| byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte);
+    if source == TokenSource::Header && !name.bytes().all(is_tchar) {
+        return Err(Error::policy(
+            path,
+            format!("{name:?} is not a valid HTTP header name"),
+        ));
+    }
+    Ok(name)
+}
+
+fn parse_error_returns(
+    action: &Map<String, Value>,
+    path: &str,
+    warnings: &mut Vec<String>,
+) -> Result<(u16, u16)> {
+    let Some(conditions) = action.get("errorReturnConditions") else {
+        return Ok((DEFAULT_NOT_SUPPLIED_STATUS, DEFAULT_NO_MATCH_STATUS));
+    };
+    let Value::Object(conditions) = conditions else {
+        return Err(Error::policy(path, "must be a JSON object"));
+    };
+    warn_unknown(conditions, &["notSupplied", "noMatch"], path, warnings);
+    let not_supplied = return_code(
+        conditions,
+        "notSupplied",
+        path,
+        DEFAULT_NOT_SUPPLIED_STATUS,
+        warnings,
+    )?;
+    let no_match = return_code(
+        conditions,
+        "noMatch",
+        path,
+        DEFAULT_NO_MATCH_STATUS,
+        warnings,
+    )?;
+    Ok((not_supplied, no_match))
+}
+
+fn return_code(
+    conditions: &Map<String, Value>,
+    name: &str,
+    parent: &str,
+    default: u16,
+    warnings: &mut Vec<String>,
+) -> Result<u16> {
+    let path = format!("{parent}.{name}");
+    let Some(condition) = conditions.get(name) else {
+        return Ok(default);
+    };
+    let Value::Object(condition) = condition else {
+        return Err(Error::policy(path, "must be a JSON object"));
+    };
+    warn_unknown(condition, &["returnCode"], &path, warnings);
+    let code_path = format!("{path}.returnCode");
+    match condition.get("returnCode") {
+        None => Ok(default),
+        Some(Value::Number(number)) => match number.as_u64() {
+            Some(code @ 400..=599) => Ok(code as u16),
+            _ => Err(Error::policy(
+                code_path,
+                format!("{number} is outside 400-599"),
+            )),
+        },
+        Some(other) => Err(Error::policy(
+            code_path,
+            format!("{other} is not an integer; use a status from 400 to 599"),
+        )),
+    }
+}
+
+fn optional_string<'a>(
+    object: &'a Map<String, Value>,
+    name: &str,
+    path: &str,
+) -> Result<Option<&'a str>> {
+    match object.get(name) {
+        None => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text)),
+        Some(other) => Err(Error::policy(path, format!("{other} is not a string"))),
+    }
+}
+
+/// Warns about members not in `known`, suggesting the closest known name.
+fn warn_unknown(
+    object: &Map<String, Value>,
+    known: &[&str],
+    path: &str,
+    warnings: &mut Vec<String>,
+) {
+    for name in object.keys().filter(|name| !known.contains(&name.as_str())) {
+        let suggestion = known
+            .iter()
+            .map(|candidate| {
+                (
+                    strsim::levenshtein(&name.to_lowercase(), &candidate.to_lowercase()),
+                    candidate,
+                )
+            })
+            .filter(|(distance, _)| *distance <= 2)
+            .min_by_key(|(distance, _)| *distance);
+        match suggestion {
+            Some((_, candidate)) => warnings.push(format!(
+                "{path}.{name}: unknown field ignored; did you mean \"{candidate}\"?"
+            )),
+            None => warnings.push(format!("{path}.{name}: unknown field ignored")),
+        }
+    }
+}

@@ -1,0 +1,510 @@
+//! Remote key sets: fetching, caching and refreshing `jwksURI`.
+//!
+//! Loading starts no thread and opens no socket. [`RemoteKeys::start`] spawns
+//! one fetch thread per process; verifications never wait on it, they get
+//! [`Lookup::Pending`] instead and retry when the generation moves.
+
+use std::fs;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use parking_lot::{Condvar, Mutex, RwLock};
+use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig, TlsProvider};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::jwk::{KeySet, parse_jwks_document};
+use crate::options::{FetchOptions, LogSink};
+
+/// A fetched key set and its lifetimes.
+pub(crate) struct Snapshot {
+    pub(crate) keys: KeySet,
+    generation: u64,
+    /// After this the keys are stale: still used, but a refresh is overdue.
+    expires_at: Instant,
+    /// After this stale keys are dropped and requests fail closed.
+    drop_at: Instant,
+}
+
+/// What a verification can use right now.
+pub(crate) enum Lookup {
+    Ready(Arc<Snapshot>),
+    Pending(u64),
+    Unavailable(&'static str),
+}
+
+/// Counters of a remote key set, readable while it runs.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct KeyStats {
+    /// Fetches that ended, successful or not.
+    pub fetches: u64,
+    /// Fetches that failed.
+    pub failures: u64,
+    /// Keys in the current set, 0 when there is none.
+    pub keys: usize,
+    /// Wall-clock time of the last successful fetch, in seconds since the
+    /// epoch; `None` before the first.
+    pub last_success_unix: Option<u64>,
+    /// Age of the current key set; `None` when there is none.
+    pub cache_age: Option<Duration>,
+    /// Readiness generation: 1 before the first fetch ends, then one more
+    /// after each fetch.
+    pub generation: u64,
+}
+
+#[derive(Default)]
+struct State {
+    thread: Option<JoinHandle<()>>,
+    /// Process that started the thread. A forked child inherits this state
+    /// but not the thread, so `start` in the child starts afresh.
+    started_in: Option<u32>,
+    stop: bool,
+    /// A verification asked for a fetch now.
+    requested: bool,
+    in_flight: bool,
+    next_fetch_at: Option<Instant>,
+    last_kid_refresh: Option<Instant>,
+    /// Earliest next fetch after a failure, for on-demand fetching.
+    retry_at: Option<Instant>,
+    failures_in_row: u32,
+    last_error: Option<String>,
+}
+
+pub(crate) struct RemoteKeys {
+    uri: String,
+    cache_duration: Duration,
+    options: FetchOptions,
+    max_keys: usize,
+    agent: ureq::Agent,
+    log: Option<LogSink>,
+    on_change: Option<Arc<dyn Fn() + Send + Sync>>,
+    running: AtomicBool,
+    generation: AtomicU64,
+    current: RwLock<Option<Arc<Snapshot>>>,
+    state: Mutex<State>,
+    changed: Condvar,
+    fetches: AtomicU64,
+    failures: AtomicU64,
+    last_success_unix: AtomicU64,
+    fetched_at: Mutex<Option<Instant>>,
+}
+
+impl RemoteKeys {
+    pub(crate) fn new(
+        uri: String,
+        cache_duration: Duration,
+        options: FetchOptions,
+        max_keys: usize,
+        log: Option<LogSink>,
+        on_change: Option<Arc<dyn Fn() + Send + Sync>>,
+    ) -> Result<RemoteKeys> {
+        let agent = build_agent(&uri, &options)?;
+        Ok(RemoteKeys {
+            uri,
+            cache_duration,
+            options,
+            max_keys,
+            agent,
+            log,
+            on_change,
+            running: AtomicBool::new(false),
+            generation: AtomicU64::new(1),
+            current: RwLock::new(None),
+            state: Mutex::new(State::default()),
+            changed: Condvar::new(),
+            fetches: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            last_success_unix: AtomicU64::new(0),
+            fetched_at: Mutex::new(None),
+        })
+    }
+
+    /// Starts the fetch thread. Idempotent within one process.
+    pub(crate) fn start(self: &Arc<Self>) -> Result<()> {
+        let mut state = self.state.lock();
+        let pid = std::process::id();
+        if state.started_in == Some(pid) && state.thread.is_some() {
+            return Ok(());
+        }
+        // A thread handle from a parent process is not ours to join.
+        if let Some(inherited) = state.thread.take() {
+            std::mem::forget(inherited);
+        }
+        *state = State {
+            started_in: Some(pid),
+            next_fetch_at: Some(Instant::now()),
+            ..State::default()
+        };
+        let keys = Arc::clone(self);
+        let thread = std::thread::Builder::new()
+            .name("jwtguard-jwks".into())
+            .spawn(move || keys.run())
+            .map_err(|err| {
+                Error::new(ErrorKind::Fetch(format!(
+                    "cannot start the fetch thread: {err}"
+                )))
+            })?;
+        state.thread = Some(thread);
+        self.running.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// Stops the fetch thread, waiting at most one second. A fetch still in
+    /// progress then is abandoned: its thread exits by itself when the
+    /// fetch's own timeout ends, and touches no shared state after `stop`.
+    pub(crate) fn stop(&self) {
+        let thread = {
+            let mut state = self.state.lock();
+            state.stop = true;
+            self.running.store(false, Ordering::Release);
+            self.changed.notify_all();
+            state.thread.take()
+        };
+        let Some(thread) = thread else { return };
+        let deadline = Instant::now() + Duration::from_secs(1);
+        while !thread.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if thread.is_finished() {
+            let _ = thread.join();
+        }
+    }
+
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Blocks until the generation differs from `generation`, or `timeout`.
+    pub(crate) fn wait_for_change(&self, generation: u64, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.state.lock();
+        while self.generation() == generation {
+            if self.changed.wait_until(&mut state, deadline).timed_out() {
+                return self.generation() != generation;
+            }
+        }
+        true
+    }
+
+    /// Finds the keys a verification may use. `waited` is the generation a
+    /// retried verification waited on, 0 on a first attempt.
+    pub(crate) fn lookup(&self, waited: u64) -> Lookup {
+        if !self.running.load(Ordering::Acquire) {
+            return Lookup::Unavailable(
+                "the key fetcher is not running; start it in each worker process",
+            );
+        }
+        let generation = self.generation();
+        let snapshot = self.current.read().clone();
+        if self.cache_duration.is_zero() {
+            return self.lookup_uncached(snapshot, generation, waited);
+        }
+        let now = Instant::now();
+        match snapshot {
+            Some(snapshot) if now < snapshot.drop_at => Lookup::Ready(snapshot),
+            _ if generation == 1 => Lookup::Pending(generation),
+            Some(_) => Lookup::Unavailable("the cached keys are older than the maximum staleness"),
+            None => Lookup::Unavailable("the key set could not be fetched"),
+        }
+    }
+
+    /// With `cacheKeysDuration` 0 a verification needs keys fetched after it
+    /// began; concurrent verifications share one fetch.
+    fn lookup_uncached(
+        &self,
+        snapshot: Option<Arc<Snapshot>>,
+        generation: u64,
+        waited: u64,
+    ) -> Lookup {
+        let baseline = if waited == 0 { generation } else { waited };
+        if let Some(snapshot) = snapshot.filter(|snapshot| snapshot.generation > baseline) {
+            return Lookup::Ready(snapshot);
+        }
+        if waited != 0 && generation > waited {
+            return Lookup::Unavailable("the key set could not be fetched");
+        }
+        let mut state = self.state.lock();
+        if state.retry_at.is_some_and(|at| Instant::now() < at) && !state.in_flight {
+            return Lookup::Unavailable("the key set could not be fetched; retrying later");
+        }
+        if !state.in_flight {
+            state.requested = true;
+            self.changed.notify_all();
+        }
+        Lookup::Pending(generation)
+    }
+
+    /// Asks for an early refresh because a token named an unknown `kid`.
+    /// Returns the generation to wait on, or `None` when the refresh is
+    /// rate-limited or was already waited for.
+    pub(crate) fn refresh_for_kid(&self, waited: u64) -> Option<u64> {
+        if self.cache_duration.is_zero() {
+            return None;
+        }
+        let generation = self.generation();
+        if waited != 0 && generation > waited {
+            return None;
+        }
+        let mut state = self.state.lock();
+        if state.in_flight || state.requested {
+            return Some(generation);
+        }
+        let now = Instant::now();
+        let interval = self.options.kid_refresh_interval;
+        if state
+            .last_kid_refresh
+            .is_some_and(|last| now.duration_since(last) < interval)
+        {
+            return None;
+        }
+        state.last_kid_refresh = Some(now);
+        state.requested = true;
+        self.changed.notify_all();
+        Some(generation)
+    }
+
+    pub(crate) fn stats(&self) -> KeyStats {
+        let current = self.current.read().clone();
+        let last_success = self.last_success_unix.load(Ordering::Relaxed);
+        KeyStats {
+            fetches: self.fetches.load(Ordering::Relaxed),
+            failures: self.failures.load(Ordering::Relaxed),
+            keys: current
+                .as_ref()
+                .map_or(0, |snapshot| snapshot.keys.keys.len()),
+            last_success_unix: (last_success > 0).then_some(last_success),
+            cache_age: self.fetched_at.lock().map(|at| at.elapsed()),
+            generation: self.generation(),
+        }
+    }
+
+    fn run(self: Arc<Self>) {
+        while self.wait_for_work() {
+            let result = fetch(&self.agent, &self.uri, &self.options, self.max_keys);
+            let mut state = self.state.lock();
+            if state.stop {
+                return;
+            }
+            state.in_flight = false;
+            match result {
+                Ok((keys, warnings)) => self.store(&mut state, keys, warnings),
+                Err(cause) => self.record_failure(&mut state, cause),
+            }
+            self.generation.fetch_add(1, Ordering::AcqRel);
+            self.fetches.fetch_add(1, Ordering::Relaxed);
+            self.changed.notify_all();
+            drop(state);
+            if let Some(on_change) = &self.on_change {
+                on_change();
+            }
+        }
+    }
+
+    /// Sleeps until a fetch is due or requested. Returns `false` on stop.
+    fn wait_for_work(&self) -> bool {
+        let mut state = self.state.lock();
+        loop {
+            if state.stop {
+                return false;
+            }
+            let due = state.next_fetch_at.is_some_and(|at| Instant::now() >= at);
+            if state.requested || due {
+                state.requested = false;
+                state.next_fetch_at = None;
+                state.in_flight = true;
+                return true;
+            }
+            match state.next_fetch_at {
+                Some(at) => {
+                    self.changed.wait_until(&mut state, at);
+                }
+                None => self.changed.wait(&mut state),
+            }
+        }
+    }
+
+    fn store(&self, state: &mut State, keys: KeySet, warnings: Vec<String>) {
+        let now = Instant::now();
+        let generation = self.generation() + 1;
+        let expires_at = now + self.cache_duration;
+        let drop_at = expires_at + self.options.max_stale;
+        let count = keys.keys.len();
+        *self.current.write() = Some(Arc::new(Snapshot {
+            keys,
+            generation,
+            expires_at,
+            drop_at,
+        }));
+        *self.fetched_at.lock() = Some(now);
+        let unix = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs());
+        self.last_success_unix.store(unix, Ordering::Relaxed);
+        if state.failures_in_row > 0 {
+            self.emit(
+                log::Level::Info,
+                &format!(
+                    "key set fetch from {} succeeded after {} failed attempts; {count} keys",
+                    self.uri, state.failures_in_row
+                ),
+            );
+        }
+        for warning in warnings {
+            self.emit(
+                log::Level::Warn,
+                &format!("key set from {}: {warning}", self.uri),
+            );
+        }
+        state.failures_in_row = 0;
+        state.last_error = None;
+        state.retry_at = None;
+        if !self.cache_duration.is_zero() {
+            state.next_fetch_at = Some(now + refresh_lead(self.cache_duration));
+        }
+    }
+
+    fn record_failure(&self, state: &mut State, cause: String) {
+        self.failures.fetch_add(1, Ordering::Relaxed);
+        state.failures_in_row += 1;
+        let delay = backoff(state.failures_in_row, &self.options);
+        let retry_at = Instant::now() + delay;
+        state.retry_at = Some(retry_at);
+        if !self.cache_duration.is_zero() {
+            // Retry sooner than the backoff if the cached keys expire first.
+            let expires_at = self
+                .current
+                .read()
+                .as_ref()
+                .map(|snapshot| snapshot.expires_at);
+            state.next_fetch_at =
+                Some(expires_at.map_or(retry_at, |at| at.max(Instant::now()).min(retry_at)));
+        }
+        let repeated = state.last_error.as_deref() == Some(cause.as_str());
+        let count = state.failures_in_row;
+        if !repeated || count.is_power_of_two() {
+            let keys = self
+                .current
+                .read()
+                .as_ref()
+                .map_or(0, |snapshot| snapshot.keys.keys.len());
+            self.emit(log::Level::Error, &format!(
+                "key set fetch from {} failed: {cause} (attempt {count} in a row); {keys} cached keys \
+                 kept, next attempt in {:.1}s",
+                self.uri,
+                delay.as_secs_f64()
+            ));
+        }
+        state.last_error = Some(cause);
+    }
+
+    fn emit(&self, level: log::Level, message: &str) {
+        match &self.log {
+            Some(sink) => sink(level, message),
+            None => log::log!(target: "jwtguard", level, "{message}"),
+        }
+    }
+}
+
+/// Time from a fetch to its refresh: a tenth of the cache duration, at most
+/// a minute, before the keys expire.
+fn refresh_lead(cache_duration: Duration) -> Duration {
+    cache_duration - (cache_duration / 10).min(Duration::from_secs(60))
+}
+
+/// Exponential backoff with jitter: the delay doubles from
+/// `backoff_initial` up to `backoff_max`, then a random amount of up to
+/// half of it is taken off.
+fn backoff(failures: u32, options: &FetchOptions) -> Duration {
+    let exponent = failures.saturating_sub(1).min(20);
+    let base = options
+        .backoff_initial
+        .saturating_mul(1 << exponent)
+        .min(options.backoff_max);
+    let mut random = [0u8; 2];
+    let fraction = match aws_lc_rs::rand::fill(&mut random) {
+        Ok(()) => f64::from(u16::from_le_bytes(random)) / f64::from(u16::MAX),
+        Err(_) => 0.5,
+    };
+    base.mul_f64(1.0 - fraction / 2.0)
+}
+
+fn fetch(
+    agent: &ureq::Agent,
+    uri: &str,
+    options: &FetchOptions,
+    max_keys: usize,
+) -> std::result::Result<(KeySet, Vec<String>), String> {
+    let mut response = agent
+        .get(uri)
+        .header("Accept", "application/jwk-set+json, application/json")
+        .call()
+        .map_err(|err| err.to_string())?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(format!("HTTP status {status}"));
+    }
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(options.max_body_bytes)
+        .read_to_vec()
+        .map_err(|err| match err {
+            ureq::Error::BodyExceedsLimit(limit) => {
+                format!("response body is larger than {limit} bytes")
+            }
+            other => other.to_string(),
+        })?;
+    let mut warnings = Vec::new();
+    let keys =
+        parse_jwks_document(&body, max_keys, &mut warnings).map_err(|err| err.to_string())?;
+    Ok((keys, warnings))
+}
+
+/// Builds the HTTP client: verified TLS against the system's trust store
+/// and the optional CA bundle, bounded timeouts and redirects, and no
+/// redirect from https to http.
+fn build_agent(uri: &str, options: &FetchOptions) -> Result<ureq::Agent> {
+    let mut roots: Vec<Certificate<'static>> = rustls_native_certs::load_native_certs()
+        .certs
+        .iter()
+        .map(|der| Certificate::from_der(der.as_ref()).to_owned())
+        .collect();
+    if let Some(path) = &options.ca_file {
+        let pem = fs::read(path).map_err(|source| {
+            Error::new(ErrorKind::Io {
+                path: path.clone(),
+                source,
+            })
+        })?;
+        let before = roots.len();
+        for item in ureq::tls::parse_pem(&pem) {
+            if let Ok(PemItem::Certificate(cert)) = item {
+                roots.push(cert);
+            }
+        }
+        if roots.len() == before {
+            return Err(Error::new(ErrorKind::InvalidOption(format!(
+                "CA file {} holds no PEM certificate",
+                path.display()
+            ))));
+        }
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let tls = TlsConfig::builder()
+        .provider(TlsProvider::Rustls)
+        .root_certs(RootCerts::new_with_certs(&roots))
+        .unversioned_rustls_crypto_provider(provider)
+        .build();
+    let config = ureq::Agent::config_builder()
+        .timeout_connect(Some(options.connect_timeout))
+        .timeout_global(Some(options.timeout))
+        .max_redirects(options.max_redirects)
+        .https_only(uri.starts_with("https://"))
+        .http_status_as_error(false)
+        .proxy(None)
+        .user_agent(concat!("jwtguard/", env!("CARGO_PKG_VERSION")))
+        .tls_config(tls)
+        .build();
+    Ok(config.new_agent())
+}

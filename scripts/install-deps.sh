@@ -1,0 +1,31 @@
+#!/bin/sh
+# Installs what a fresh Debian 12 machine lacks to build and test jwtguard.
+# Run as root. Safe to run again: installed packages are skipped.
+set -eu
+
+packages="nginx nginx-dev libnginx-mod-http-lua luajit2 libluajit2-5.1-dev
+    build-essential pkg-config valgrind wrk curl ca-certificates python3"
+
+missing=""
+for package in $packages; do
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed"; then
+        missing="$missing $package"
+    fi
+done
+if [ -n "$missing" ]; then
+    echo "installing:$missing"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
+fi
+
+# The Debian package starts a system nginx on port 80; the tests and the
+# demo run their own nginx processes and need none.
+if command -v service >/dev/null 2>&1; then
+    service nginx stop >/dev/null 2>&1 || true
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+    echo "cargo is missing: install a Rust toolchain (rustup, 1.88 or newer)" >&2
+    exit 1
+fi
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
