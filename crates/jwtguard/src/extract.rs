@@ -38,7 +38,7 @@ pub(crate) fn find_token<'a>(location: &TokenLocation, source: Option<&'a [u8]>)
 fn from_authorization(value: &[u8]) -> Found<'_> {
     let value = value.trim_ascii();
     match strip_bearer(value) {
-        Some(token) if token.is_empty() => Found::Missing("Bearer scheme without a token"),
+        Some([]) => Found::Missing("Bearer scheme without a token"),
         Some(token) => Found::Token(Cow::Borrowed(token)),
         None if value.is_empty() => Found::Missing("Authorization header is empty"),
         None => Found::Missing("Authorization header does not use the Bearer scheme"),

@@ -117,7 +117,8 @@ pub(crate) fn parse_jwks_document(
         None if value.is_object() => return Err(jwks_error("the object has no \"keys\" array")),
         None => return Err(jwks_error("the document is not a JSON object")),
     };
-    let set = parse_key_list(keys, "keys", max_keys, warnings).map_err(|message| jwks_error(&message))?;
+    let set =
+        parse_key_list(keys, "keys", max_keys, warnings).map_err(|message| jwks_error(&message))?;
     if set.keys.is_empty() {
         return Err(Error::new(ErrorKind::InvalidJwks(format!(
             "no usable key among {}: {}",
@@ -185,10 +186,10 @@ fn parse_key(value: &Value, path: &str, warnings: &mut Vec<String>) -> Result<Pr
             ));
         }
     };
-    if let Some(alg) = alg {
-        if !material.suits(alg) {
-            return Err(format!("\"alg\" {alg} does not suit this {kty} key"));
-        }
+    if let Some(alg) = alg
+        && !material.suits(alg)
+    {
+        return Err(format!("\"alg\" {alg} does not suit this {kty} key"));
     }
     Ok(PreparedKey { kid, alg, material })
 }
@@ -210,10 +211,10 @@ fn bytes_member(jwk: &Map<String, Value>, name: &str) -> Result<Vec<u8>, String>
 
 /// Rejects keys that RFC 7517 sections 4.2 and 4.3 reserve for other uses.
 fn check_intended_use(jwk: &Map<String, Value>) -> Result<(), String> {
-    if let Some(key_use) = string_member(jwk, "use")? {
-        if key_use != "sig" {
-            return Err(format!("\"use\" is {key_use:?}, not \"sig\""));
-        }
+    if let Some(key_use) = string_member(jwk, "use")?
+        && key_use != "sig"
+    {
+        return Err(format!("\"use\" is {key_use:?}, not \"sig\""));
     }
     match jwk.get("key_ops") {
         None => Ok(()),
@@ -353,5 +354,176 @@ fn bit_length(big_endian: &[u8]) -> usize {
     match big_endian.first() {
         Some(&top) => big_endian.len() * 8 - top.leading_zeros() as usize,
         None => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn vectors() -> Vec<Value> {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/rfc/vectors.json"
+        );
+        serde_json::from_slice(&std::fs::read(path).expect("RFC vectors fixture")).unwrap()
+    }
+
+    /// Splits a compact JWS into signing input and decoded signature.
+    fn split(token: &str) -> (&[u8], Vec<u8>) {
+        let at = token.rfind('.').unwrap();
+        (
+            &token.as_bytes()[..at],
+            b64::decode(&token.as_bytes()[at + 1..]).unwrap(),
+        )
+    }
+
+    #[test]
+    fn rfc_vectors_verify() {
+        for vector in vectors() {
+            let name = vector["name"].as_str().unwrap();
+            let alg = Algorithm::from_name(vector["alg"].as_str().unwrap()).unwrap();
+            let mut warnings = Vec::new();
+            let set = parse_key_list(&[vector["jwk"].clone()], "keys", 10, &mut warnings).unwrap();
+            let key = set
+                .keys
+                .first()
+                .unwrap_or_else(|| panic!("{name}: key skipped: {warnings:?}"));
+            let (input, signature) = split(vector["token"].as_str().unwrap());
+            assert!(key.suits(alg), "{name}: key does not suit {alg}");
+            assert!(
+                key.verify(alg, input, &signature),
+                "{name}: signature rejected"
+            );
+        }
+    }
+
+    #[test]
+    fn rfc_vectors_reject_flipped_bit() {
+        for vector in vectors() {
+            let name = vector["name"].as_str().unwrap();
+            let alg = Algorithm::from_name(vector["alg"].as_str().unwrap()).unwrap();
+            let set =
+                parse_key_list(&[vector["jwk"].clone()], "keys", 10, &mut Vec::new()).unwrap();
+            let (input, signature) = split(vector["token"].as_str().unwrap());
+            for bit in [0, signature.len() * 8 / 2, signature.len() * 8 - 1] {
+                let mut flipped = signature.clone();
+                flipped[bit / 8] ^= 1 << (bit % 8);
+                assert!(
+                    !set.keys[0].verify(alg, input, &flipped),
+                    "{name}: bit {bit} flip accepted"
+                );
+            }
+            let mut input = input.to_vec();
+            input[0] ^= 1;
+            assert!(
+                !set.keys[0].verify(alg, &input, &signature),
+                "{name}: altered input accepted"
+            );
+        }
+    }
+
+    fn skip_reason(jwk: Value) -> String {
+        let mut warnings = Vec::new();
+        let set = parse_key_list(&[jwk], "keys", 10, &mut warnings).unwrap();
+        assert!(set.keys.is_empty(), "key should be skipped");
+        warnings.join("\n")
+    }
+
+    #[test]
+    fn unusable_keys_are_skipped_with_reason() {
+        let ed = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo";
+        let cases = [
+            (
+                json!({"kty": "oct", "use": "enc", "k": "AAAA"}),
+                "\"use\" is \"enc\"",
+            ),
+            (
+                json!({"kty": "oct", "key_ops": ["sign"], "k": "AAAA"}),
+                "does not contain \"verify\"",
+            ),
+            (json!({"kty": "oct", "k": ""}), "\"k\" is empty"),
+            (json!({"kty": "oct", "k": "AA=="}), "not valid base64url"),
+            (
+                json!({"kty": "oct", "alg": "RS256", "k": "AAAA"}),
+                "does not suit",
+            ),
+            (
+                json!({"kty": "oct", "alg": "none", "k": "AAAA"}),
+                "not a supported",
+            ),
+            (
+                json!({"kty": "oct", "kid": 7, "k": "AAAA"}),
+                "\"kid\" is not a string",
+            ),
+            (
+                json!({"kty": "OKP", "crv": "Ed448", "x": ed}),
+                "not supported",
+            ),
+            (
+                json!({"kty": "OKP", "crv": "X25519", "x": ed}),
+                "not supported",
+            ),
+            (
+                json!({"kty": "EC", "crv": "secp256k1", "x": ed, "y": ed}),
+                "not supported",
+            ),
+            (
+                json!({"kty": "EC", "crv": "P-256", "x": ed, "y": ed}),
+                "EC point was rejected",
+            ),
+            (
+                json!({"kty": "RSA", "n": "AQAB", "e": "AQAB"}),
+                "fewer than 2048",
+            ),
+            (json!({"kty": "RSA", "e": "AQAB"}), "missing \"n\""),
+            (json!({"kty": "oct-2", "k": "AAAA"}), "not supported"),
+            (json!({"k": "AAAA"}), "missing \"kty\""),
+            (json!("not an object"), "must be a JSON object"),
+        ];
+        for (jwk, expected) in cases {
+            let reason = skip_reason(jwk.clone());
+            assert!(
+                reason.contains(expected),
+                "{jwk}: {reason:?} lacks {expected:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn short_hmac_key_warns() {
+        let mut warnings = Vec::new();
+        let jwk = json!({"kty": "oct", "k": "c2VjcmV0"});
+        let set = parse_key_list(&[jwk], "keys", 10, &mut warnings).unwrap();
+        assert_eq!(set.keys.len(), 1);
+        assert!(warnings[0].contains("6 bytes"), "{warnings:?}");
+    }
+
+    #[test]
+    fn too_many_keys_is_an_error() {
+        let keys = vec![json!({"kty": "oct", "k": "AAAA"}); 3];
+        let err = parse_key_list(&keys, "keys", 2, &mut Vec::new())
+            .err()
+            .unwrap();
+        assert!(err.contains("more than the limit of 2"), "{err}");
+    }
+
+    #[test]
+    fn jwks_document_errors() {
+        for (body, expected) in [
+            (&b"<html>500</html>"[..], "not valid JSON"),
+            (b"[]", "not a JSON object"),
+            (b"{}", "no \"keys\" array"),
+            (b"{\"keys\": 1}", "not an array"),
+            (b"{\"keys\": []}", "no usable key among 0"),
+            (b"{\"keys\": [], \"keys\": []}", "duplicate member name"),
+        ] {
+            let err = parse_jwks_document(body, 10, &mut Vec::new())
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(err.contains(expected), "{err:?} lacks {expected:?}");
+        }
     }
 }

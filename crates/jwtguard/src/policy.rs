@@ -414,3 +414,217 @@ fn warn_unknown(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const KEYS: &str = r#"[{"kty": "oct", "k": "AAAA"}]"#;
+    const ENTRY_PATH: &str = "policies.oauth2-jwt-assertion[0].action";
+
+    fn parse(document: &Value) -> (Result<Policy>, Vec<String>) {
+        let mut warnings = Vec::new();
+        let result = Policy::parse(document.to_string().as_bytes(), &mut warnings);
+        (result, warnings)
+    }
+
+    fn wrap(action: Value) -> Value {
+        json!({"policies": {"oauth2-jwt-assertion": [{"action": action}]}})
+    }
+
+    fn error_of(document: Value) -> String {
+        match parse(&document).0 {
+            Ok(_) => panic!("{document} should be rejected"),
+            Err(err) => err.to_string(),
+        }
+    }
+
+    fn keys() -> Value {
+        serde_json::from_str(KEYS).unwrap()
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let (policy, warnings) = parse(&wrap(json!({"jwksURI": "https://idp.example/jwks"})));
+        let policy = policy.unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(
+            policy.token,
+            TokenLocation {
+                source: TokenSource::Header,
+                name: "Authorization".into()
+            }
+        );
+        assert_eq!(policy.not_supplied_status, 401);
+        assert_eq!(policy.no_match_status, 403);
+        match policy.keys {
+            KeySpec::Remote {
+                uri,
+                cache_duration,
+            } => {
+                assert_eq!(uri, "https://idp.example/jwks");
+                assert_eq!(cache_duration, DEFAULT_CACHE_KEYS_DURATION);
+            }
+            KeySpec::Inline { .. } => panic!("expected remote keys"),
+        }
+    }
+
+    #[test]
+    fn every_field_is_read() {
+        let action = json!({
+            "jwksURI": "https://idp.example/jwks",
+            "cacheKeysDuration": "1h 30m",
+            "tokenName": "access_token",
+            "tokenSuppliedIn": "QUERY",
+            "errorReturnConditions": {
+                "notSupplied": {"returnCode": 400},
+                "noMatch": {"returnCode": 599}
+            }
+        });
+        let policy = parse(&wrap(action)).0.unwrap();
+        assert_eq!(policy.token.source, TokenSource::Query);
+        assert_eq!(policy.token.name, "access_token");
+        assert_eq!(policy.not_supplied_status, 400);
+        assert_eq!(policy.no_match_status, 599);
+        let KeySpec::Remote { cache_duration, .. } = policy.keys else {
+            panic!("remote")
+        };
+        assert_eq!(cache_duration, Duration::from_secs(5400));
+    }
+
+    #[test]
+    fn accepted_document_shapes() {
+        let action = json!({"jwksKeys": keys()});
+        let shapes = [
+            json!({"action": action}),
+            wrap(action.clone()),
+            json!({"name": "orders", "proxyConfig": {"policies": {"oauth2-jwt-assertion": [{"action": action}]}}}),
+        ];
+        for shape in shapes {
+            assert!(parse(&shape).0.is_ok(), "{shape}");
+        }
+        let set = json!({"action": {"jwksKeys": {"keys": keys()}}});
+        let KeySpec::Inline { path, .. } = parse(&set).0.unwrap().keys else {
+            panic!("inline")
+        };
+        assert_eq!(path, "action.jwksKeys.keys");
+    }
+
+    #[test]
+    fn other_policy_types_are_skipped_with_warning() {
+        let document = json!({"policies": {
+            "rate-limit": [{"action": {}}],
+            "oauth2-jwt-assertion": [{"action": {"jwksKeys": keys()}}]
+        }});
+        let (policy, warnings) = parse(&document);
+        assert!(policy.is_ok());
+        assert_eq!(
+            warnings,
+            [
+                "policies.rate-limit: policy type skipped; jwtguard enforces oauth2-jwt-assertion only"
+            ]
+        );
+    }
+
+    #[test]
+    fn near_miss_fields_are_suggested() {
+        let action = json!({"jwksKeys": keys(), "jwksUri": "x", "tokenname": "a", "colour": 1});
+        let (policy, warnings) = parse(&wrap(action));
+        assert!(policy.is_ok());
+        assert!(
+            warnings.contains(&format!(
+                "{ENTRY_PATH}.jwksUri: unknown field ignored; did you mean \"jwksURI\"?"
+            )),
+            "{warnings:?}"
+        );
+        assert!(
+            warnings.contains(&format!(
+                "{ENTRY_PATH}.tokenname: unknown field ignored; did you mean \"tokenName\"?"
+            )),
+            "{warnings:?}"
+        );
+        assert!(
+            warnings.contains(&format!("{ENTRY_PATH}.colour: unknown field ignored")),
+            "{warnings:?}"
+        );
+    }
+
+    #[test]
+    fn warnings_for_plain_http_and_ignored_duration() {
+        let (_, warnings) = parse(&wrap(json!({"jwksURI": "http://127.0.0.1:1/jwks"})));
+        assert!(warnings[0].contains("uses plain http"), "{warnings:?}");
+        let (_, warnings) = parse(&wrap(
+            json!({"jwksKeys": keys(), "cacheKeysDuration": "1h"}),
+        ));
+        assert_eq!(
+            warnings,
+            [format!(
+                "{ENTRY_PATH}.cacheKeysDuration: ignored, because the keys are inline in \"jwksKeys\""
+            )]
+        );
+    }
+
+    #[test]
+    fn error_messages_name_path_and_value() {
+        let rows = [
+            (wrap(json!({"jwksKeys": keys(), "errorReturnConditions": {"noMatch": {"returnCode": 700}}})),
+             format!("{ENTRY_PATH}.errorReturnConditions.noMatch.returnCode: 700 is outside 400-599")),
+            (wrap(json!({"jwksKeys": keys(), "errorReturnConditions": {"notSupplied": {"returnCode": "401"}}})),
+             format!("{ENTRY_PATH}.errorReturnConditions.notSupplied.returnCode: \"401\" is not an integer; use a status from 400 to 599")),
+            (wrap(json!({"jwksKeys": keys(), "errorReturnConditions": {"noMatch": {"returnCode": 403.5}}})),
+             format!("{ENTRY_PATH}.errorReturnConditions.noMatch.returnCode: 403.5 is outside 400-599")),
+            (wrap(json!({"jwksKeys": keys(), "tokenSuppliedIn": "header"})),
+             format!("{ENTRY_PATH}.tokenSuppliedIn: \"header\" is not supported; use \"HEADER\" or \"QUERY\"")),
+            (wrap(json!({"jwksKeys": keys(), "tokenName": ""})),
+             format!("{ENTRY_PATH}.tokenName: is empty; name the header or query parameter that carries the token")),
+            (wrap(json!({"jwksKeys": keys(), "tokenName": "X Token"})),
+             format!("{ENTRY_PATH}.tokenName: \"X Token\" is not a valid HTTP header name")),
+            (wrap(json!({"jwksKeys": keys(), "tokenName": 5})),
+             format!("{ENTRY_PATH}.tokenName: 5 is not a string")),
+            (wrap(json!({"jwksURI": "ftp://idp/jwks"})),
+             format!("{ENTRY_PATH}.jwksURI: \"ftp://idp/jwks\" must be an http or https URL")),
+            (wrap(json!({"jwksURI": "not a url"})),
+             format!("{ENTRY_PATH}.jwksURI: \"not a url\" is not a valid URL")),
+            (wrap(json!({"jwksURI": "https://idp/jwks", "cacheKeysDuration": "12x"})),
+             format!("{ENTRY_PATH}.cacheKeysDuration: \"12x\": unknown unit \"x\"; use ms s m h d w M y")),
+            (wrap(json!({"jwksURI": "https://idp/jwks", "jwksKeys": keys()})),
+             format!("{ENTRY_PATH}: has both \"jwksURI\" and \"jwksKeys\"; keep one key source")),
+            (wrap(json!({})),
+             format!("{ENTRY_PATH}: has no key source; add \"jwksURI\" (a JWK Set URL) or \"jwksKeys\" (inline keys)")),
+            (wrap(json!({"jwksKeys": 3})),
+             format!("{ENTRY_PATH}.jwksKeys: must be an array of JWKs or a JWK Set object")),
+            (json!({"policies": {"oauth2-jwt-assertion": []}}),
+             "policies.oauth2-jwt-assertion: is empty; add one entry with an \"action\" object".into()),
+            (json!({"policies": {"oauth2-jwt-assertion": [{"action": {}}, {"action": {}}]}}),
+             "policies.oauth2-jwt-assertion: has 2 entries, but a verifier enforces one policy; keep one entry, or load each policy in its own location".into()),
+            (json!({"policies": {"oauth2-jwt-assertion": [{}]}}),
+             "policies.oauth2-jwt-assertion[0].action: is missing".into()),
+            (json!({"policies": {}}),
+             "policies.oauth2-jwt-assertion: is missing; add one entry with an \"action\" object".into()),
+            (json!([]), "$: the policy document must be a JSON object".into()),
+        ];
+        for (document, expected) in rows {
+            let message = error_of(document);
+            assert!(
+                message.starts_with(&expected),
+                "got {message:?}, expected {expected:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn invalid_json_is_rejected() {
+        let mut warnings = Vec::new();
+        let err = Policy::parse(b"{\"action\": ", &mut warnings)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.starts_with("$: not valid JSON"), "{err}");
+        let err = Policy::parse(br#"{"action": {}, "action": {}}"#, &mut warnings)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("duplicate member name \"action\""), "{err}");
+    }
+}

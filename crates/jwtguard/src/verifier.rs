@@ -240,6 +240,14 @@ impl Verifier {
         }
     }
 
+    /// Denies a request that stopped waiting for remote keys after
+    /// [`Decision::Pending`], for hosts that bound the wait. Always returns
+    /// [`Decision::Deny`] with [`Reason::KeysUnavailable`] and the policy's
+    /// noMatch status.
+    pub fn deny_unavailable(&self, message: impl Into<String>) -> Decision {
+        self.deny(Reason::KeysUnavailable, message.into())
+    }
+
     /// Returns the remote key set's counters, or `None` for inline keys.
     pub fn key_stats(&self) -> Option<KeyStats> {
         match &self.shared.keys {
@@ -312,15 +320,14 @@ fn validate_options(options: &Options) -> Result<()> {
     {
         return invalid("backoff_initial must be greater than 0 and at most backoff_max".into());
     }
-    if let Some(realm) = &options.realm {
-        if realm
+    if let Some(realm) = &options.realm
+        && realm
             .chars()
             .any(|c| c == '"' || c == '\\' || c.is_control())
-        {
-            return invalid(format!(
-                "realm {realm:?} contains a quote, backslash or control character"
-            ));
-        }
+    {
+        return invalid(format!(
+            "realm {realm:?} contains a quote, backslash or control character"
+        ));
     }
     Ok(())
 }

@@ -188,21 +188,21 @@ fn parse_object(json: &str) -> Map<String, Value> {
 }
 
 fn check_times(exp: Option<f64>, nbf: Option<f64>, now: f64, leeway: f64) -> Result<(), Rejection> {
-    if let Some(exp) = exp {
-        if now >= exp + leeway {
-            return Err((
-                Reason::Expired,
-                format!("token expired: exp {exp} is not after now {now:.0}"),
-            ));
-        }
+    if let Some(exp) = exp
+        && now >= exp + leeway
+    {
+        return Err((
+            Reason::Expired,
+            format!("token expired: exp {exp} is not after now {now:.0}"),
+        ));
     }
-    if let Some(nbf) = nbf {
-        if now < nbf - leeway {
-            return Err((
-                Reason::NotYetValid,
-                format!("token not yet valid: nbf {nbf} is after now {now:.0}"),
-            ));
-        }
+    if let Some(nbf) = nbf
+        && now < nbf - leeway
+    {
+        return Err((
+            Reason::NotYetValid,
+            format!("token not yet valid: nbf {nbf} is after now {now:.0}"),
+        ));
     }
     Ok(())
 }
@@ -241,8 +241,8 @@ pub(crate) fn verify_token(token: &[u8], keys: &KeySet, checks: &Checks, now: f6
         Ok(parsed) => parsed,
         Err(rejection) => return Outcome::Reject(rejection),
     };
-    if let Err(outcome) = check_signature(&parsed, keys, checks.max_key_attempts) {
-        return outcome;
+    if let Some(failure) = check_signature(&parsed, keys, checks.max_key_attempts) {
+        return failure;
     }
     let times = seconds(parsed.claims.exp, "exp")
         .and_then(|exp| Ok((exp, seconds(parsed.claims.nbf, "nbf")?)));
@@ -268,8 +268,9 @@ pub(crate) fn verify_token(token: &[u8], keys: &KeySet, checks: &Checks, now: f6
 
 /// Tries the suitable keys: with a `kid`, the keys of that `kid`, then the
 /// keys without one; without a `kid`, every suitable key in set order. At
-/// most `max_attempts` signature checks run.
-fn check_signature(token: &Token<'_>, keys: &KeySet, max_attempts: usize) -> Result<(), Outcome> {
+/// most `max_attempts` signature checks run. Returns `None` when a key
+/// verifies the signature, or the failure.
+fn check_signature(token: &Token<'_>, keys: &KeySet, max_attempts: usize) -> Option<Outcome> {
     let kid = token.kid.as_deref();
     let named = keys
         .keys
@@ -286,11 +287,11 @@ fn check_signature(token: &Token<'_>, keys: &KeySet, max_attempts: usize) -> Res
         }
         attempts += 1;
         if key.verify(token.alg, token.signing_input, &token.signature) {
-            return Ok(());
+            return None;
         }
     }
     if attempts > 0 {
-        return Err(Outcome::Reject((
+        return Some(Outcome::Reject((
             Reason::BadSignature,
             format!(
                 "signature is invalid (alg {}, kid {}, {attempts} key(s) tried)",
@@ -307,8 +308,8 @@ fn check_signature(token: &Token<'_>, keys: &KeySet, max_attempts: usize) -> Res
     let kid_known =
         kid.is_none_or(|kid| keys.keys.iter().any(|key| key.kid.as_deref() == Some(kid)));
     if kid_known {
-        Err(Outcome::Reject((Reason::NoMatchingKey, message)))
+        Some(Outcome::Reject((Reason::NoMatchingKey, message)))
     } else {
-        Err(Outcome::UnknownKid((Reason::NoMatchingKey, message)))
+        Some(Outcome::UnknownKid((Reason::NoMatchingKey, message)))
     }
 }

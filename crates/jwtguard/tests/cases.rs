@@ -32,7 +32,10 @@ fn run_case(case: &Case) {
 
 #[test]
 fn local_cases_match_expected_status() {
-    let cases: Vec<Case> = Case::load_all().into_iter().filter(|case| case.scenario.is_none()).collect();
+    let cases: Vec<Case> = Case::load_all()
+        .into_iter()
+        .filter(|case| case.scenario.is_none())
+        .collect();
     assert!(cases.len() >= 50, "only {} local cases found", cases.len());
     for case in &cases {
         run_case(case);
@@ -41,7 +44,10 @@ fn local_cases_match_expected_status() {
 
 #[test]
 fn remote_cases_match_expected_status() {
-    let cases: Vec<Case> = Case::load_all().into_iter().filter(|case| case.scenario.is_some()).collect();
+    let cases: Vec<Case> = Case::load_all()
+        .into_iter()
+        .filter(|case| case.scenario.is_some())
+        .collect();
     assert!(cases.len() >= 5, "only {} remote cases found", cases.len());
     std::thread::scope(|scope| {
         for case in &cases {

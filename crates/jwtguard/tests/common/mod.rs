@@ -24,7 +24,9 @@ pub fn request_source(verifier: &Verifier, request: &[u8]) -> Option<Vec<u8>> {
             .map(|header| header.value.to_vec()),
         TokenSource::Query => {
             let target = parsed.path.expect("request has a target");
-            target.split_once('?').map(|(_, query)| query.as_bytes().to_vec())
+            target
+                .split_once('?')
+                .map(|(_, query)| query.as_bytes().to_vec())
         }
     }
 }

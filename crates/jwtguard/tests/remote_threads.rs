@@ -1,0 +1,60 @@
+//! Start and stop leave no fetch thread behind. Kept in its own test binary
+//! so no other test's threads are counted.
+
+use std::time::{Duration, Instant};
+
+use jwtguard::{Options, Verifier};
+use jwtguard_harness::{KeyServer, Route};
+
+/// Counts fetch threads once the count settles at `expected` (a new thread
+/// names itself after it starts), or returns the count after one second.
+fn fetch_threads(expected: usize) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        let count = count_fetch_threads();
+        if count == expected || Instant::now() > deadline {
+            return count;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn count_fetch_threads() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .filter(|name| name.trim() == "jwtguard-jwks")
+        .count()
+}
+
+#[test]
+fn start_stop_leaves_no_thread() {
+    let server = KeyServer::start();
+    server.set_route(
+        "/jwks",
+        Route::json(r#"{"keys":[{"kty":"oct","k":"AAAA"}]}"#),
+    );
+    let policy = format!(r#"{{"action": {{"jwksURI": "{}"}}}}"#, server.url("/jwks"));
+    let verifier = Verifier::from_json(policy.as_bytes(), Options::default())
+        .unwrap()
+        .verifier;
+    assert_eq!(count_fetch_threads(), 0, "loading must not start a thread");
+    verifier.start().unwrap();
+    verifier.start().unwrap();
+    assert_eq!(fetch_threads(1), 1, "start is idempotent");
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(count_fetch_threads(), 1, "start is idempotent");
+    let started = Instant::now();
+    verifier.stop();
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "stop took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(count_fetch_threads(), 0, "stop joins the thread");
+    verifier.start().unwrap();
+    assert_eq!(fetch_threads(1), 1, "a stopped verifier can start again");
+    drop(verifier.clone());
+    verifier.stop();
+    assert_eq!(count_fetch_threads(), 0, "stop joins the restarted thread");
+}
