@@ -14,6 +14,7 @@
 
 mod alg;
 mod b64;
+mod cache;
 mod duration;
 mod error;
 mod extract;
@@ -27,12 +28,13 @@ mod verifier;
 mod verify;
 
 pub use alg::Algorithm;
+pub use cache::CacheStats;
 pub use duration::parse_nginx_time;
 pub use error::{Error, ErrorKind, Result};
 pub use jwk::{MAX_RSA_BITS, MIN_RSA_BITS};
 pub use options::{
     Clock, DEFAULT_MAX_JSON_DEPTH, DEFAULT_MAX_KEY_ATTEMPTS, DEFAULT_MAX_KEYS,
-    DEFAULT_MAX_TOKEN_LEN, FetchOptions, LogSink, Options,
+    DEFAULT_MAX_TOKEN_LEN, DEFAULT_TOKEN_CACHE_ENTRIES, FetchOptions, LogSink, Options,
 };
 pub use policy::{
     DEFAULT_CACHE_KEYS_DURATION, DEFAULT_NO_MATCH_STATUS, DEFAULT_NOT_SUPPLIED_STATUS,

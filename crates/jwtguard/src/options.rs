@@ -18,6 +18,8 @@ pub const DEFAULT_MAX_TOKEN_LEN: usize = 16 * 1024;
 pub const DEFAULT_MAX_JSON_DEPTH: usize = 32;
 /// Default of [`Options::max_keys`].
 pub const DEFAULT_MAX_KEYS: usize = 100;
+/// Default of [`Options::token_cache_entries`].
+pub const DEFAULT_TOKEN_CACHE_ENTRIES: usize = 1024;
 /// Default of [`Options::max_key_attempts`].
 pub const DEFAULT_MAX_KEY_ATTEMPTS: usize = 8;
 
@@ -39,6 +41,10 @@ pub struct Options {
     pub max_key_attempts: usize,
     /// `realm` in `WWW-Authenticate`. Defaults to none.
     pub realm: Option<String>,
+    /// Entries of the verified-token cache; 0 turns it off. An entry keeps
+    /// a copy of the token and its decoded header and payload, about 1 KiB
+    /// for a typical 400-byte token. Defaults to 1024.
+    pub token_cache_entries: usize,
     /// Remote key set settings.
     pub fetch: FetchOptions,
     /// Where log records go. Defaults to the `log` crate's facade.
@@ -101,6 +107,7 @@ impl Default for Options {
             max_keys: DEFAULT_MAX_KEYS,
             max_key_attempts: DEFAULT_MAX_KEY_ATTEMPTS,
             realm: None,
+            token_cache_entries: DEFAULT_TOKEN_CACHE_ENTRIES,
             fetch: FetchOptions::default(),
             log: None,
             on_keys_change: None,
@@ -118,6 +125,7 @@ impl std::fmt::Debug for Options {
             .field("max_keys", &self.max_keys)
             .field("max_key_attempts", &self.max_key_attempts)
             .field("realm", &self.realm)
+            .field("token_cache_entries", &self.token_cache_entries)
             .field("fetch", &self.fetch)
             .finish_non_exhaustive()
     }

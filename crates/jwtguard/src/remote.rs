@@ -20,7 +20,7 @@ use crate::options::{FetchOptions, LogSink};
 /// A fetched key set and its lifetimes.
 pub(crate) struct Snapshot {
     pub(crate) keys: KeySet,
-    generation: u64,
+    pub(crate) generation: u64,
     /// After this the keys are stale: still used, but a refresh is overdue.
     expires_at: Instant,
     /// After this stale keys are dropped and requests fail closed.

@@ -4,6 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::cache::{CacheStats, TokenCache};
 use crate::error::{Error, ErrorKind, Result};
 use crate::extract::{Found, find_token};
 use crate::jwk::{KeySet, parse_key_list};
@@ -36,6 +37,7 @@ struct Shared {
     checks: Checks,
     options: Options,
     keys: Keys,
+    cache: Option<TokenCache>,
     missing_challenge: Arc<str>,
     invalid_challenge: Arc<str>,
 }
@@ -117,6 +119,7 @@ impl Verifier {
             },
             missing_challenge: format!("Bearer{}", realm.trim_end_matches(',')).into(),
             invalid_challenge: format!("Bearer{realm} error=\"invalid_token\"").into(),
+            cache: TokenCache::new(options.token_cache_entries),
             options,
             keys,
         };
@@ -183,12 +186,10 @@ impl Verifier {
         let waited = pending.map_or(0, |pending| pending.generation);
         let now = self.now();
         match &self.shared.keys {
-            Keys::Inline(keys) => {
-                self.decide(verify::verify_token(token, keys, &self.shared.checks, now))
-            }
+            Keys::Inline(keys) => self.decide(self.check_token(token, keys, 0, now)),
             Keys::Remote(remote) => match remote.lookup(waited) {
                 Lookup::Ready(snapshot) => {
-                    match verify::verify_token(token, &snapshot.keys, &self.shared.checks, now) {
+                    match self.check_token(token, &snapshot.keys, snapshot.generation, now) {
                         Outcome::UnknownKid(rejection) => match remote.refresh_for_kid(waited) {
                             Some(generation) => Decision::Pending(Pending { generation }),
                             None => self.decide(Outcome::Reject(rejection)),
@@ -248,6 +249,15 @@ impl Verifier {
         self.deny(Reason::KeysUnavailable, message.into())
     }
 
+    /// Returns the verified-token cache's counters; all zero when it is off.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.shared
+            .cache
+            .as_ref()
+            .map(TokenCache::stats)
+            .unwrap_or_default()
+    }
+
     /// Returns the remote key set's counters, or `None` for inline keys.
     pub fn key_stats(&self) -> Option<KeyStats> {
         match &self.shared.keys {
@@ -265,9 +275,30 @@ impl Verifier {
         }
     }
 
+    /// Checks a token, through the verified-token cache when it is on.
+    fn check_token(&self, token: &[u8], keys: &KeySet, generation: u64, now: f64) -> Outcome {
+        let Some(cache) = &self.shared.cache else {
+            return verify::verify_token(token, keys, &self.shared.checks, now);
+        };
+        if let Some(verified) = cache.get(token, generation) {
+            return match verified.check_time(now, self.shared.checks.leeway) {
+                Ok(()) => Outcome::Allow(verified),
+                Err(rejection) => {
+                    cache.remove(token);
+                    Outcome::Reject(rejection)
+                }
+            };
+        }
+        let outcome = verify::verify_token(token, keys, &self.shared.checks, now);
+        if let Outcome::Allow(verified) = &outcome {
+            cache.insert(token, generation, Arc::clone(verified));
+        }
+        outcome
+    }
+
     fn decide(&self, outcome: Outcome) -> Decision {
         match outcome {
-            Outcome::Allow(verified) => Decision::Allow(Arc::new(verified)),
+            Outcome::Allow(verified) => Decision::Allow(verified),
             Outcome::Reject((reason, message)) | Outcome::UnknownKid((reason, message)) => {
                 self.deny(reason, message)
             }

@@ -151,6 +151,12 @@ impl Verified {
         self.nbf
     }
 
+    /// Checks `exp` and `nbf` again at `now`, for a decision served from
+    /// the verified-token cache.
+    pub(crate) fn check_time(&self, now: f64, leeway: f64) -> Result<(), Rejection> {
+        check_times(self.exp, self.nbf, now, leeway)
+    }
+
     /// Returns the claims, parsed on first use.
     pub fn claims(&self) -> &Map<String, Value> {
         self.claims.get_or_init(|| parse_object(&self.payload_json))
@@ -228,7 +234,7 @@ pub(crate) struct Checks {
 
 /// Where a token's key search ended when no key verified it.
 pub(crate) enum Outcome {
-    Allow(Verified),
+    Allow(Arc<Verified>),
     Reject(Rejection),
     /// The token names a `kid` that no key in the set has.
     UnknownKid(Rejection),
@@ -253,7 +259,7 @@ pub(crate) fn verify_token(token: &[u8], keys: &KeySet, checks: &Checks, now: f6
     if let Err(rejection) = check_times(exp, nbf, now, checks.leeway) {
         return Outcome::Reject(rejection);
     }
-    Outcome::Allow(Verified {
+    Outcome::Allow(Arc::new(Verified {
         alg: parsed.alg,
         kid: parsed.kid,
         // Both parts passed the strict JSON parse, so they are UTF-8.
@@ -263,7 +269,7 @@ pub(crate) fn verify_token(token: &[u8], keys: &KeySet, checks: &Checks, now: f6
         nbf,
         header: OnceLock::new(),
         claims: OnceLock::new(),
-    })
+    }))
 }
 
 /// Tries the suitable keys: with a `kid`, the keys of that `kid`, then the
