@@ -38,9 +38,11 @@ pub struct CacheStats {
     pub capacity: usize,
 }
 
+/// A direct-mapped table: a slot holds at most one entry.
+type Table = Box<[Option<Entry>]>;
+
 pub(crate) struct TokenCache {
-    /// One direct-mapped table per shard; a slot holds at most one entry.
-    shards: Box<[Mutex<Box<[Option<Entry>]>>]>,
+    shards: Box<[Mutex<Table>]>,
     slots_per_shard: usize,
     hasher: foldhash::fast::RandomState,
     hits: AtomicU64,
