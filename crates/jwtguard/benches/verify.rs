@@ -66,7 +66,7 @@ fn verifier(manifest: &Value, cache_entries: usize) -> Verifier {
 /// The same check as the decision's signature step, done directly with
 /// AWS-LC and a key prepared before the loop.
 enum Primitive {
-    Hmac(hmac::Key),
+    Hmac(Box<hmac::Key>),
     Public(ParsedPublicKey),
 }
 
@@ -85,7 +85,10 @@ impl Primitive {
             Primitive::Public(components.to_parsed_public_key(params).unwrap())
         };
         match alg {
-            "HS256" => Primitive::Hmac(hmac::Key::new(hmac::HMAC_SHA256, &decode(&jwk["k"]))),
+            "HS256" => Primitive::Hmac(Box::new(hmac::Key::new(
+                hmac::HMAC_SHA256,
+                &decode(&jwk["k"]),
+            ))),
             "RS256" => rsa(&signature::RSA_PKCS1_2048_8192_SHA256),
             "PS256" => rsa(&signature::RSA_PSS_2048_8192_SHA256),
             "ES256" => public(&signature::ECDSA_P256_SHA256_FIXED, point()),
