@@ -43,3 +43,8 @@ pub use policy::{
 pub use remote::KeyStats;
 pub use verifier::{Loaded, Verifier};
 pub use verify::{Decision, Denial, Pending, Reason, Verified, value_text};
+
+/// Runs the Rust examples of the repository's README as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
