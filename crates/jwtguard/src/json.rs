@@ -374,3 +374,208 @@ impl<'de> Visitor<'de> for NumericDateSeed {
         Ok(NumericDate::NotANumber)
     }
 }
+
+/// A header member that should be a string.
+#[derive(Debug, PartialEq)]
+pub(crate) enum StringMember<'a> {
+    String(Cow<'a, str>),
+    NotAString,
+}
+
+/// The protected header members that decide how a token is processed.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct HeaderFields<'a> {
+    pub(crate) alg: Option<StringMember<'a>>,
+    pub(crate) kid: Option<StringMember<'a>>,
+    pub(crate) has_enc: bool,
+    pub(crate) has_crit: bool,
+    /// `Some(true)` only for a literal `"b64": true`.
+    pub(crate) b64: Option<bool>,
+}
+
+/// Checks a JWS header with the strict rules, without building it, and
+/// returns the members jwtguard acts on.
+pub(crate) fn scan_header(bytes: &[u8], max_depth: usize) -> Result<HeaderFields<'_>, String> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let fields = HeaderScan {
+        depth_left: max_depth,
+    }
+    .deserialize(&mut deserializer)
+    .map_err(|err| err.to_string())?;
+    deserializer.end().map_err(|err| err.to_string())?;
+    Ok(fields)
+}
+
+struct HeaderScan {
+    depth_left: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for HeaderScan {
+    type Value = HeaderFields<'de>;
+
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for HeaderScan {
+    type Value = HeaderFields<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let depth_left = self.depth_left.checked_sub(1).ok_or_else(too_deep)?;
+        let mut seen = SeenNames::new();
+        let mut fields = HeaderFields::default();
+        while let Some(name) = map.next_key_seed(NameSeed)? {
+            match name.as_ref() {
+                "alg" => fields.alg = Some(map.next_value_seed(StringSeed { depth_left })?),
+                "kid" => fields.kid = Some(map.next_value_seed(StringSeed { depth_left })?),
+                "b64" => fields.b64 = Some(map.next_value_seed(IsTrue { depth_left })?),
+                other => {
+                    fields.has_enc |= other == "enc";
+                    fields.has_crit |= other == "crit";
+                    map.next_value_seed(Skip { depth_left })?;
+                }
+            }
+            seen.insert(name)?;
+        }
+        Ok(fields)
+    }
+}
+
+/// Reads a string, borrowing it when it has no escapes; walks any other
+/// value with the strict rules.
+struct StringSeed {
+    depth_left: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for StringSeed {
+    type Value = StringMember<'de>;
+
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for StringSeed {
+    type Value = StringMember<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Self::Value, E> {
+        Ok(StringMember::String(Cow::Borrowed(text)))
+    }
+
+    fn visit_str<E>(self, text: &str) -> Result<Self::Value, E> {
+        Ok(StringMember::String(Cow::Owned(text.to_owned())))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(StringMember::NotAString)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(StringMember::NotAString)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(StringMember::NotAString)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(StringMember::NotAString)
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(StringMember::NotAString)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        Skip {
+            depth_left: self.depth_left,
+        }
+        .visit_seq(seq)?;
+        Ok(StringMember::NotAString)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        Skip {
+            depth_left: self.depth_left,
+        }
+        .visit_map(map)?;
+        Ok(StringMember::NotAString)
+    }
+}
+
+/// Tells whether a value is the literal `true`, walking any other value
+/// with the strict rules.
+struct IsTrue {
+    depth_left: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for IsTrue {
+    type Value = bool;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for IsTrue {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, value: bool) -> Result<bool, E> {
+        Ok(value)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<bool, E> {
+        Ok(false)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<bool, E> {
+        Ok(false)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<bool, E> {
+        Ok(false)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<bool, E> {
+        Ok(false)
+    }
+
+    fn visit_unit<E>(self) -> Result<bool, E> {
+        Ok(false)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<bool, A::Error> {
+        Skip {
+            depth_left: self.depth_left,
+        }
+        .visit_seq(seq)?;
+        Ok(false)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<bool, A::Error> {
+        Skip {
+            depth_left: self.depth_left,
+        }
+        .visit_map(map)?;
+        Ok(false)
+    }
+}

@@ -1,10 +1,8 @@
 //! JWS compact serialization (RFC 7515 section 7.1), parsed strictly.
 
-use serde_json::Value;
-
 use crate::alg::Algorithm;
 use crate::b64;
-use crate::json::{self, TimeClaims};
+use crate::json::{self, StringMember, TimeClaims};
 use crate::verify::Reason;
 
 /// A token split and decoded, not yet verified.
@@ -79,37 +77,31 @@ fn decode_part(part: &[u8], name: &str) -> Result<Vec<u8>, Rejection> {
 /// change how the token must be processed. Key-locating members (`jku`,
 /// `jwk`, `x5u`, `x5c`) are never used.
 fn parse_header(bytes: &[u8], max_depth: usize) -> Result<(Algorithm, Option<String>), Rejection> {
-    let value = json::parse_strict(bytes, max_depth)
-        .map_err(|detail| malformed(format!("header is not valid JSON: {detail}")))?;
-    let Value::Object(header) = value else {
-        return Err(malformed("header is not a JSON object"));
-    };
-    if header.contains_key("enc") {
+    let header = json::scan_header(bytes, max_depth)
+        .map_err(|detail| malformed(format!("header is not a valid JSON object: {detail}")))?;
+    if header.has_enc {
         return Err(malformed(
             "header has \"enc\", which marks an encrypted JWE; only signed JWS tokens are accepted",
         ));
     }
-    if let Some(crit) = header.get("crit") {
-        return Err(malformed(format!(
-            "header lists critical extensions {crit} that jwtguard does not implement"
-        )));
+    if header.has_crit {
+        return Err(malformed(
+            "header has \"crit\", listing extensions that jwtguard does not implement",
+        ));
     }
-    if header
-        .get("b64")
-        .is_some_and(|b64| *b64 != Value::Bool(true))
-    {
+    if header.b64.is_some_and(|is_true| !is_true) {
         return Err(malformed(
             "header has \"b64\" other than true; unencoded payloads are not accepted",
         ));
     }
-    let alg = match header.get("alg") {
-        Some(Value::String(name)) => algorithm(name)?,
-        Some(_) => return Err(malformed("header \"alg\" is not a string")),
+    let alg = match header.alg {
+        Some(StringMember::String(name)) => algorithm(&name)?,
+        Some(StringMember::NotAString) => return Err(malformed("header \"alg\" is not a string")),
         None => return Err(malformed("header has no \"alg\"")),
     };
-    let kid = match header.get("kid") {
-        Some(Value::String(kid)) => Some(kid.clone()),
-        Some(_) => return Err(malformed("header \"kid\" is not a string")),
+    let kid = match header.kid {
+        Some(StringMember::String(kid)) => Some(kid.into_owned()),
+        Some(StringMember::NotAString) => return Err(malformed("header \"kid\" is not a string")),
         None => None,
     };
     Ok((alg, kid))
