@@ -153,6 +153,8 @@ impl RemoteKeys {
     /// Stops the fetch thread, waiting at most one second. A fetch still in
     /// progress then is abandoned: its thread exits by itself when the
     /// fetch's own timeout ends, and touches no shared state after `stop`.
+    // NOTE: ureq offers no way to cancel a blocking fetch, so such a thread
+    // can outlive `stop` by up to the fetch timeout (10 s by default).
     pub(crate) fn stop(&self) {
         let thread = {
             let mut state = self.state.lock();
