@@ -25,9 +25,64 @@ deps:
 build:
 	$(CARGO) build --release --workspace
 
+# The module is compiled in target/nginx/build, which links to the auto/ and
+# src/ of NGINX_SRC and is configured with the flags the installed nginx was
+# built with (conf_flags), so its binary signature matches. configure runs
+# again only when nginx-module/config, conf_flags or NGINX_SRC change, and
+# the module is relinked when libjwtguard.a is newer.
+module: NGINX_BUILD := $(TARGET_DIR)/nginx/build
+module: build
+	@mkdir -p $(NGINX_BUILD)
+	@if [ ! -f $(NGINX_BUILD)/objs/Makefile ] \
+	    || [ "$$(cat $(NGINX_BUILD)/nginx-src 2>/dev/null)" != "$(NGINX_SRC)" ] \
+	    || [ nginx-module/config -nt $(NGINX_BUILD)/objs/Makefile ] \
+	    || [ $(NGINX_SRC)/conf_flags -nt $(NGINX_BUILD)/objs/Makefile ]; then \
+	    echo "configuring nginx in $(NGINX_BUILD), log in configure.log"; \
+	    ln -sfn $(NGINX_SRC)/auto $(NGINX_BUILD)/auto && \
+	    ln -sfn $(NGINX_SRC)/src $(NGINX_BUILD)/src && \
+	    ln -sf $(NGINX_SRC)/configure $(NGINX_BUILD)/configure && \
+	    echo "$(NGINX_SRC)" > $(NGINX_BUILD)/nginx-src && \
+	    cd $(NGINX_BUILD) && bash -c '. $(NGINX_SRC)/conf_flags && \
+	        ./configure "$${NGX_CONF_FLAGS[@]}" \
+	        --with-cc-opt="-g -O2 -fstack-protector-strong -Wformat \
+	            -Werror=format-security -fPIC -D_FORTIFY_SOURCE=2" \
+	        --with-ld-opt="-Wl,-z,relro -Wl,-z,now -fPIC" \
+	        --add-dynamic-module=$(CURDIR)/nginx-module' \
+	        > configure.log 2>&1 \
+	    || { tail -20 configure.log; rm -f objs/Makefile; exit 1; }; \
+	fi
+	@if [ $(TARGET_DIR)/release/libjwtguard.a \
+	        -nt $(NGINX_BUILD)/objs/ngx_http_jwtguard_module.so ]; then \
+	    rm -f $(NGINX_BUILD)/objs/ngx_http_jwtguard_module.so; \
+	fi
+	$(MAKE) -C $(NGINX_BUILD) -f objs/Makefile modules
+	install -m 644 $(NGINX_BUILD)/objs/ngx_http_jwtguard_module.so $(MODULE)
+
+lua:
+	$(CARGO) build --release -p jwtguard-lua
+	mkdir -p $(dir $(LUA_MODULE))
+	cp $(TARGET_DIR)/release/libjwtguard_lua.so $(LUA_MODULE)
+
+header:
+	JWTGUARD_UPDATE_HEADER=1 $(CARGO) test -p jwtguard-ffi --test header
+
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 test: lint
 	$(CARGO) test --workspace
+
+install:
+	$(CARGO) build --release -p jwtguard-ffi
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
+	install -m 644 $(TARGET_DIR)/release/libjwtguard.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(TARGET_DIR)/release/libjwtguard.so $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 include/jwtguard.h $(DESTDIR)$(PREFIX)/include/
+	sed -e 's|@PREFIX@|$(PREFIX)|' \
+	    -e "s|@VERSION@|$$(sed -n 's/^version = \"\(.*\)\"/\1/p' Cargo.toml)|" \
+	    crates/jwtguard-ffi/jwtguard.pc.in \
+	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/jwtguard.pc
+
+demo: deps module
+	./scripts/demo.sh
