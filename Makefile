@@ -70,7 +70,8 @@ lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-test: lint
+# The NGINX and Lua tests load the built module files, so build them first.
+test: lint module lua
 	$(CARGO) test --workspace
 
 install:

@@ -47,6 +47,7 @@ mod key_server;
 mod nginx;
 mod nginx_config;
 mod prereq;
+mod scenarios;
 mod server;
 mod tls;
 
@@ -62,5 +63,9 @@ pub use prereq::{
     CATLOG_VAR, LEAVE_VAR, LUA_BINDING_VAR, MODULE_VAR, NGINX_BINARY_VAR, NGINX_MODULES_DIR_VAR,
     Prerequisite, env_flag, lua_binding_path, lua_module_paths, module_path, nginx_binary,
     workspace_root,
+};
+pub use scenarios::{
+    INVALID_CHALLENGE, MISSING_CHALLENGE, QUERY_PARAMETER, RequestScenario, TokenIn, VALID_SUBJECT,
+    control_jwks, expired_token, inline_policy, remote_policy, request_scenarios, valid_token,
 };
 pub use tls::{TestCa, tls_client_config};

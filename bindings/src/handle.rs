@@ -1,0 +1,208 @@
+//! The userdata behind a Lua verifier object.
+//!
+//! Its methods are the low-level half of the API. They never yield, only
+//! `wait_for_keys` and `stop` block, and they report through plain return
+//! values that the Lua half (`jwtguard.lua`) turns into OpenResty-style
+//! results.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use jwtguard::{Decision, ErrorKind, KeyStats, Pending, TokenSource, Verifier};
+use mlua::{
+    IntoLuaMulti, Lua, LuaString, MultiValue, Result as LuaResult, Table, UserData,
+    UserDataMethods, Value,
+};
+
+use crate::convert::object_to_table;
+use crate::logs::{LogQueue, level_name};
+use crate::options;
+
+/// First result of a verification: the decision's kind. The Lua half
+/// defines the same numbers.
+const ALLOW: u8 = 0;
+const DENY: u8 = 1;
+const PENDING: u8 = 2;
+
+/// A loaded verifier, its load warnings and its queue of log records.
+pub(crate) struct Handle {
+    verifier: Verifier,
+    warnings: Vec<String>,
+    logs: Arc<LogQueue>,
+    wait_timeout: Duration,
+    array_mt: Option<Table>,
+}
+
+/// Source of the policy that `load` reads.
+pub(crate) enum Source<'a> {
+    Json(&'a [u8]),
+    File(&'a Path),
+}
+
+/// Loads a verifier. Returns the userdata, or `nil, message, misuse`, where
+/// `misuse` is true when the Lua half must raise a `bad argument` error (for
+/// invalid options) rather than return the message.
+pub(crate) fn load(
+    lua: &Lua,
+    source: Source<'_>,
+    options: Option<Table>,
+    array_mt: Option<Table>,
+) -> LuaResult<MultiValue> {
+    let options = match options::parse(options) {
+        Ok(options) => options,
+        Err(message) => return (Value::Nil, message, true).into_lua_multi(lua),
+    };
+    let (logs, sink) = LogQueue::new_with_sink();
+    let mut core = options.core;
+    core.log = Some(sink);
+    let loaded = match source {
+        Source::Json(json) => Verifier::from_json(json, core),
+        Source::File(path) => Verifier::from_file(path, core),
+    };
+    let loaded = match loaded {
+        Ok(loaded) => loaded,
+        Err(err) => {
+            let misuse = matches!(err.kind(), ErrorKind::InvalidOption(_));
+            return (Value::Nil, err.to_string(), misuse).into_lua_multi(lua);
+        }
+    };
+    let handle = Handle {
+        verifier: loaded.verifier,
+        warnings: loaded.warnings,
+        logs,
+        wait_timeout: options.wait_timeout,
+        array_mt,
+    };
+    lua.create_userdata(handle)?.into_lua_multi(lua)
+}
+
+impl Handle {
+    /// Encodes a decision as `ALLOW, claims`, `DENY, reason, status, message,
+    /// challenge` or `PENDING, generation`.
+    fn decision(&self, lua: &Lua, decision: Decision) -> LuaResult<MultiValue> {
+        match decision {
+            Decision::Allow(verified) => {
+                let claims = object_to_table(lua, verified.claims(), self.array_mt.as_ref())?;
+                (ALLOW, claims).into_lua_multi(lua)
+            }
+            Decision::Deny(denial) => (
+                DENY,
+                denial.reason.name(),
+                denial.status,
+                denial.message,
+                &*denial.www_authenticate,
+            )
+                .into_lua_multi(lua),
+            Decision::Pending(pending) => (PENDING, pending.generation).into_lua_multi(lua),
+        }
+    }
+
+    fn key_stats(&self, lua: &Lua, stats: KeyStats) -> LuaResult<Table> {
+        let table = lua.create_table_with_capacity(0, 6)?;
+        table.set("fetches", stats.fetches)?;
+        table.set("failures", stats.failures)?;
+        table.set("keys", stats.keys)?;
+        table.set("last_success", stats.last_success_unix)?;
+        table.set("cache_age", stats.cache_age.map(|age| age.as_secs_f64()))?;
+        table.set("generation", stats.generation)?;
+        Ok(table)
+    }
+
+    fn take_logs(&self, lua: &Lua) -> LuaResult<(Table, u64)> {
+        let (records, dropped) = self.logs.drain();
+        let table = lua.create_table_with_capacity(records.len(), 0)?;
+        for (level, message) in records {
+            let record = lua.create_table_with_capacity(0, 2)?;
+            record.set("level", level_name(level))?;
+            record.set("message", message)?;
+            table.raw_push(record)?;
+        }
+        Ok((table, dropped))
+    }
+}
+
+fn pending(generation: Option<u64>) -> Option<Pending> {
+    generation.map(|generation| Pending { generation })
+}
+
+impl UserData for Handle {
+    fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
+        methods.add_method(
+            "verify",
+            |lua, this, (source, generation): (Option<LuaString>, Option<u64>)| {
+                let source = source.as_ref().map(LuaString::as_bytes);
+                let decision = this
+                    .verifier
+                    .verify_again(source.as_deref(), pending(generation));
+                this.decision(lua, decision)
+            },
+        );
+        methods.add_method(
+            "verify_token",
+            |lua, this, (token, generation): (LuaString, Option<u64>)| {
+                let decision = this
+                    .verifier
+                    .verify_token_again(&token.as_bytes(), pending(generation));
+                this.decision(lua, decision)
+            },
+        );
+        methods.add_method("deny_unavailable", |lua, this, message: String| {
+            this.decision(lua, this.verifier.deny_unavailable(message))
+        });
+
+        methods.add_method("keys_generation", |_, this, ()| {
+            Ok(this.verifier.keys_generation())
+        });
+        methods.add_method(
+            "wait_for_keys",
+            |_, this, (generation, timeout): (u64, f64)| {
+                let started = Instant::now();
+                let timeout = Duration::try_from_secs_f64(timeout).unwrap_or(Duration::ZERO);
+                let changed = this.verifier.wait_for_keys(Pending { generation }, timeout);
+                Ok((changed, started.elapsed().as_secs_f64()))
+            },
+        );
+
+        methods.add_method("start", |lua, this, ()| match this.verifier.start() {
+            Ok(()) => true.into_lua_multi(lua),
+            Err(err) => (Value::Nil, err.to_string()).into_lua_multi(lua),
+        });
+        methods.add_method("stop", |_, this, ()| {
+            this.verifier.stop();
+            Ok(())
+        });
+
+        methods.add_method("key_stats", |lua, this, ()| {
+            this.verifier
+                .key_stats()
+                .map(|stats| this.key_stats(lua, stats))
+                .transpose()
+        });
+        methods.add_method("token_location", |_, this, ()| {
+            let location = this.verifier.token_location();
+            let source = match location.source {
+                TokenSource::Header => "header",
+                TokenSource::Query => "query",
+            };
+            Ok((source, location.name.clone()))
+        });
+        methods.add_method("warnings", |lua, this, ()| {
+            lua.create_sequence_from(this.warnings.iter().map(String::as_str))
+        });
+        methods.add_method("wait_timeout", |_, this, ()| {
+            Ok(this.wait_timeout.as_secs_f64())
+        });
+
+        methods.add_method("pending_logs", |_, this, ()| Ok(this.logs.pending()));
+        methods.add_method("take_logs", |lua, this, ()| this.take_logs(lua));
+    }
+}
+
+impl Drop for Handle {
+    /// Stops the fetch thread of a collected verifier. This can block for up
+    /// to a second while a fetch is in progress.
+    fn drop(&mut self) {
+        self.verifier.stop();
+    }
+}

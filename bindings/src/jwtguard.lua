@@ -1,0 +1,381 @@
+-- Public API of the jwtguard module. The Rust library runs this chunk once,
+-- at require time, with its low-level table as `...`. Waits for remote keys
+-- live here because ngx.sleep must yield, and a coroutine cannot yield
+-- across a Rust (C) function.
+
+local core = ...
+
+local error = error
+local getmetatable = getmetatable
+local pcall = pcall
+local require = require
+local setmetatable = setmetatable
+local type = type
+local str_format = string.format
+local str_gsub = string.gsub
+local str_lower = string.lower
+
+local ngx = ngx
+local in_nginx = type(ngx) == "table" and type(ngx.get_phase) == "function"
+local ngx_exit, ngx_get_phase, ngx_header, ngx_log, ngx_now, ngx_sleep
+local ngx_timer_every, ngx_var
+local ngx_ERR, ngx_INFO, ngx_WARN
+local ngx_levels
+if in_nginx then
+    ngx_exit = ngx.exit
+    ngx_get_phase = ngx.get_phase
+    ngx_header = ngx.header
+    ngx_log = ngx.log
+    ngx_now = ngx.now
+    ngx_sleep = ngx.sleep
+    ngx_timer_every = ngx.timer.every
+    ngx_var = ngx.var
+    ngx_ERR = ngx.ERR
+    ngx_INFO = ngx.INFO
+    ngx_WARN = ngx.WARN
+    ngx_levels = {
+        err = ngx.ERR,
+        warn = ngx.WARN,
+        info = ngx.INFO,
+        debug = ngx.DEBUG,
+    }
+end
+
+
+-- Decision kinds returned first by the low-level verify methods.
+local ALLOW = 0
+local PENDING = 2
+
+-- Polling interval while a request waits for remote keys, in seconds: it
+-- starts short and doubles up to the maximum.
+local MIN_POLL = 0.01
+local MAX_POLL = 0.05
+
+-- Interval of the timer that writes queued log records, in seconds.
+local LOG_FLUSH_INTERVAL = 1
+
+-- Phases with a current request.
+local REQUEST_PHASES = {
+    set = true,
+    server_rewrite = true,
+    rewrite = true,
+    access = true,
+    content = true,
+    header_filter = true,
+    body_filter = true,
+    log = true,
+    balancer = true,
+}
+
+-- Phases in which ngx.sleep may yield.
+local YIELDABLE_PHASES = {
+    server_rewrite = true,
+    rewrite = true,
+    access = true,
+    content = true,
+    timer = true,
+    ssl_cert = true,
+    ssl_session_fetch = true,
+    ssl_client_hello = true,
+}
+
+-- Phases in which ngx.exit(status) sends an error response.
+local EXIT_PHASES = {
+    server_rewrite = true,
+    rewrite = true,
+    access = true,
+    content = true,
+}
+
+
+local _M = { _VERSION = core.version }
+local mt = { __index = _M }
+
+
+-- OpenResty's lua-cjson marks decoded arrays with cjson.array_mt so that
+-- cjson.encode keeps an empty array as []. Claims get the same mark when
+-- that library is present.
+local array_mt
+do
+    local ok, cjson = pcall(require, "cjson")
+    if ok and type(cjson) == "table" and type(cjson.array_mt) == "table" then
+        array_mt = cjson.array_mt
+    end
+end
+
+
+local function check_self(self, name)
+    if getmetatable(self) ~= mt then
+        error(str_format("calling '%s' on bad self (verifier expected, "
+                         .. "got %s)", name, type(self)), 3)
+    end
+end
+
+
+local function flush_logs(handle)
+    local records, dropped = handle:take_logs()
+    for i = 1, #records do
+        local record = records[i]
+        ngx_log(ngx_levels[record.level], "jwtguard: ", record.message)
+    end
+    if dropped > 0 then
+        ngx_log(ngx_WARN, "jwtguard: ", dropped, " log records dropped ",
+                "because the queue was full")
+    end
+end
+
+
+local function flush_timer(_, handle)
+    if handle:pending_logs() > 0 then
+        flush_logs(handle)
+    end
+end
+
+
+-- Waits until the key generation differs from `generation`, at most
+-- `timeout` seconds. Returns whether it changed and the seconds spent.
+local function wait_for_change(handle, generation, timeout)
+    if not in_nginx then
+        return handle:wait_for_keys(generation, timeout)
+    end
+
+    local started = ngx_now()
+    local poll = MIN_POLL
+    while handle:keys_generation() == generation do
+        local elapsed = ngx_now() - started
+        if elapsed >= timeout then
+            return false, elapsed
+        end
+        ngx_sleep(poll)
+        if poll < MAX_POLL then
+            poll = poll * 2 > MAX_POLL and MAX_POLL or poll * 2
+        end
+    end
+    return true, ngx_now() - started
+end
+
+
+-- Retries a pending verification each time the key generation changes,
+-- until it is decided or the verifier's wait_timeout has passed.
+local function wait_and_retry(handle, method, input, generation)
+    if in_nginx then
+        local phase = ngx_get_phase()
+        if not YIELDABLE_PHASES[phase] then
+            return handle:deny_unavailable(
+                "the key set is not loaded yet and the " .. phase
+                .. " phase cannot wait for it")
+        end
+    end
+
+    local timeout = handle:wait_timeout()
+    local remaining = timeout
+    while true do
+        local changed, elapsed = wait_for_change(handle, generation,
+                                                 remaining)
+        remaining = remaining - elapsed
+        if not changed then
+            return handle:deny_unavailable(str_format(
+                "timed out after %g s waiting for the key set", timeout))
+        end
+
+        local code, a, b, c, d = method(handle, input, generation)
+        if code ~= PENDING then
+            return code, a, b, c, d
+        end
+        generation = a
+    end
+end
+
+
+local function decide(handle, method, input)
+    local code, a, b, c, d = method(handle, input)
+    if code == PENDING then
+        code, a, b, c, d = wait_and_retry(handle, method, input, a)
+    end
+
+    if in_nginx and handle:pending_logs() > 0 then
+        flush_logs(handle)
+    end
+
+    if code == ALLOW then
+        return a
+    end
+    return nil, a, b, c, d
+end
+
+
+local function verify_source(handle, source, generation)
+    return handle:verify(source, generation)
+end
+
+
+local function verify_token(handle, token, generation)
+    return handle:verify_token(token, generation)
+end
+
+
+local function request_source(self, name)
+    local phase = in_nginx and ngx_get_phase()
+    if not REQUEST_PHASES[phase] then
+        error(str_format("no request found for '%s'", name), 3)
+    end
+
+    if self.query then
+        return ngx_var.args
+    end
+    return ngx_var[self.header_var]
+end
+
+
+local function open(name, loader, input, options)
+    if type(input) ~= "string" then
+        error(str_format("bad argument #1 to '%s' (string expected, got %s)",
+                         name, type(input)), 3)
+    end
+    if options ~= nil and type(options) ~= "table" then
+        error(str_format("bad argument #2 to '%s' (table expected, got %s)",
+                         name, type(options)), 3)
+    end
+
+    local handle, err, misuse = loader(input, options, array_mt)
+    if not handle then
+        if misuse then
+            error(str_format("bad argument #2 to '%s' (%s)", name, err), 3)
+        end
+        return nil, err
+    end
+
+    local source, token_name = handle:token_location()
+    local header_var = "http_" .. str_gsub(str_lower(token_name), "-", "_")
+    local self = {
+        handle = handle,
+        query = source == "query",
+        header_var = header_var,
+        log_timer = false,
+    }
+    return setmetatable(self, mt)
+end
+
+
+function _M.new(policy, options)
+    local verifier, err = open("new", core.new, policy, options)
+    return verifier, err
+end
+
+
+function _M.load(path, options)
+    local verifier, err = open("load", core.load, path, options)
+    return verifier, err
+end
+
+
+function _M.verify(self, token)
+    check_self(self, "verify")
+    if type(token) ~= "string" then
+        error(str_format("bad argument #1 to 'verify' (string expected, "
+                         .. "got %s)", type(token)), 2)
+    end
+
+    return decide(self.handle, verify_token, token)
+end
+
+
+function _M.verify_request(self)
+    check_self(self, "verify_request")
+    local source = request_source(self, "verify_request")
+    return decide(self.handle, verify_source, source)
+end
+
+
+function _M.access(self)
+    check_self(self, "access")
+    local source = request_source(self, "access")
+    local phase = ngx_get_phase()
+    if not EXIT_PHASES[phase] then
+        error("'access' cannot run in the " .. phase .. " phase; call it "
+              .. "in access_by_lua*, rewrite_by_lua* or content_by_lua*", 2)
+    end
+
+    local claims, reason, status, message, challenge =
+        decide(self.handle, verify_source, source)
+    if claims then
+        ngx.ctx.jwtguard_claims = claims
+        return claims
+    end
+
+    ngx_log(reason == "missing" and ngx_INFO or ngx_ERR,
+            "jwtguard: request denied with status ", status, ": ", reason,
+            ": ", message)
+    ngx_header["WWW-Authenticate"] = challenge
+    return ngx_exit(status)
+end
+
+
+function _M.start(self)
+    check_self(self, "start")
+    if in_nginx and ngx_get_phase() == "init" then
+        error("'start' cannot run in init_by_lua*, which runs in the master "
+              .. "process; call it in init_worker_by_lua*", 2)
+    end
+
+    local ok, err = self.handle:start()
+    if not ok then
+        return nil, err
+    end
+
+    if in_nginx and not self.log_timer then
+        local timer_ok, timer_err = ngx_timer_every(LOG_FLUSH_INTERVAL,
+                                                    flush_timer, self.handle)
+        if timer_ok then
+            self.log_timer = true
+        else
+            ngx_log(ngx_ERR, "jwtguard: failed to create the log timer: ",
+                    timer_err)
+        end
+    end
+    return true
+end
+
+
+function _M.stop(self)
+    check_self(self, "stop")
+    local handle = self.handle
+    handle:stop()
+    if in_nginx and handle:pending_logs() > 0 then
+        flush_logs(handle)
+    end
+    return true
+end
+
+
+function _M.keys_generation(self)
+    check_self(self, "keys_generation")
+    return self.handle:keys_generation()
+end
+
+
+function _M.key_stats(self)
+    check_self(self, "key_stats")
+    return self.handle:key_stats()
+end
+
+
+function _M.token_location(self)
+    check_self(self, "token_location")
+    return self.handle:token_location()
+end
+
+
+function _M.warnings(self)
+    check_self(self, "warnings")
+    return self.handle:warnings()
+end
+
+
+function _M.logs(self)
+    check_self(self, "logs")
+    return self.handle:take_logs()
+end
+
+
+return _M

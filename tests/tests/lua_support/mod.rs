@@ -1,0 +1,143 @@
+//! Helpers shared by the Lua module tests: an `nginx.conf` template in which
+//! `verifier:access()` guards one location in front of the echo upstream, and request
+//! helpers.
+
+#![allow(dead_code)]
+
+use std::os::unix::fs::symlink;
+use std::time::{Duration, Instant};
+
+use jwtguard_harness::{
+    EchoUpstream, EchoedRequest, Nginx, NginxBuilder, Response, lua_binding_path, send_raw,
+};
+use tempfile::TempDir;
+
+/// Configuration that loads `policy.json` from the prefix in `init_by_lua_block`, starts the
+/// verifier in `init_worker_by_lua_block`, and guards `/` with `verifier:access()`. The
+/// guarded location forwards the `sub` claim as `X-Sub` to the echo upstream. `/open` is not
+/// guarded.
+///
+/// Placeholders besides the harness's own: `%%LUA_CPATH%%` (directory of `jwtguard.so`),
+/// `%%OPTIONS%%` (fields of the options table), `%%HTTP%%` (extra http-level lines) and
+/// `%%LOCATIONS%%` (extra locations).
+pub const ACCESS_TEMPLATE: &str = r#"
+%%LOAD_MODULES%%
+%%GLOBALS%%
+worker_processes 1;
+events {}
+http {
+    %%HTTP_GLOBALS%%
+    lua_package_cpath "%%LUA_CPATH%%/?.so;;";
+    %%HTTP%%
+
+    init_by_lua_block {
+        local jwtguard = require "jwtguard"
+        verifier = assert(jwtguard.load("%%PREFIX%%/policy.json",
+                                        { %%OPTIONS%% }))
+    }
+
+    init_worker_by_lua_block {
+        assert(verifier:start())
+    }
+
+    server {
+        listen 127.0.0.1:%%PORT%%;
+
+        location / {
+            access_by_lua_block {
+                local claims = verifier:access()
+                ngx.req.set_header("X-Sub", claims.sub)
+            }
+            proxy_pass http://%%UPSTREAM%%;
+        }
+
+        location /open {
+            proxy_pass http://%%UPSTREAM%%;
+        }
+
+        %%LOCATIONS%%
+    }
+}
+"#;
+
+/// An nginx guarded by the Lua module, and the directory it loads the module from.
+pub struct LuaNginx {
+    /// The running nginx; dropped before the module directory.
+    pub nginx: Nginx,
+    _module_dir: TempDir,
+}
+
+impl LuaNginx {
+    /// Returns the port nginx listens on.
+    pub fn port(&self) -> u16 {
+        self.nginx.port()
+    }
+}
+
+/// Returns a builder for [`ACCESS_TEMPLATE`] with `policy` as `policy.json`, no options,
+/// no extra lines, and the NDK and Lua modules loaded; pass it to [`start`].
+pub fn guarded(policy: &str, upstream: &EchoUpstream) -> NginxBuilder {
+    Nginx::builder(ACCESS_TEMPLATE)
+        .lua_module()
+        .upstream(upstream)
+        .var("OPTIONS", "")
+        .var("HTTP", "")
+        .var("LOCATIONS", "")
+        .file("policy.json", policy)
+}
+
+/// Starts `builder` with `%%LUA_CPATH%%` set to a temporary directory in which
+/// `jwtguard.so` links to the built module (see [`lua_binding_path`]), so that the module
+/// loads by that name whatever the built file is called.
+///
+/// # Panics
+///
+/// Panics when the built module is missing, with a hint to build it.
+pub fn start(builder: NginxBuilder) -> LuaNginx {
+    let binding = lua_binding_path();
+    binding.require();
+    let module_dir = tempfile::Builder::new()
+        .prefix("jwtguard-lua-")
+        .tempdir()
+        .expect("create the Lua module directory");
+    symlink(&binding.path, module_dir.path().join("jwtguard.so")).expect("link jwtguard.so");
+    let cpath = module_dir.path().display().to_string();
+    let nginx = builder.var("LUA_CPATH", &cpath).start();
+    LuaNginx {
+        nginx,
+        _module_dir: module_dir,
+    }
+}
+
+/// Returns the `X-Sub` header the echo upstream received in a 200 response.
+pub fn forwarded_subject(response: &Response) -> Option<String> {
+    let echoed = EchoedRequest::from_body(&response.body).ok()?;
+    echoed.header("x-sub").map(str::to_string)
+}
+
+/// Returns a GET request for `target` on 127.0.0.1 with an optional `Authorization` value.
+pub fn request(target: &str, authorization: Option<&str>) -> Vec<u8> {
+    let mut request = format!("GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+    if let Some(value) = authorization {
+        request.push_str(&format!("Authorization: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.into_bytes()
+}
+
+/// Sends `request` and returns the response together with the time it took.
+pub fn timed_send(port: u16, request: &[u8]) -> (Response, Duration) {
+    let started = Instant::now();
+    let response = send_raw(port, request);
+    (response, started.elapsed())
+}
+
+/// Returns the error log lines that contain `needle`.
+pub fn log_lines(nginx: &Nginx, needle: &str) -> Vec<String> {
+    nginx
+        .error_log()
+        .lines()
+        .filter(|line| line.contains(needle))
+        .map(str::to_string)
+        .collect()
+}
