@@ -48,3 +48,39 @@ fn header_compiles_as_cxx17() {
         format!("jwtguard/{}", env!("CARGO_PKG_VERSION"))
     );
 }
+
+/// Compiles every C block of the repository README and of this crate's
+/// README, so the printed examples stay valid.
+#[test]
+fn readme_c_examples_compile() {
+    let cc = require_tool("cc", "build-essential");
+    for readme in [
+        crate_dir().join("../../README.md"),
+        crate_dir().join("README.md"),
+    ] {
+        let text = std::fs::read_to_string(&readme).unwrap();
+        let blocks: Vec<&str> = text
+            .split("```c\n")
+            .skip(1)
+            .map(|rest| rest.split("```").next().unwrap())
+            .collect();
+        assert!(!blocks.is_empty(), "{} has no C example", readme.display());
+        for (index, block) in blocks.iter().enumerate() {
+            let name = format!("jwtguard-readme-{}-{index}", std::process::id());
+            let source = std::env::temp_dir().join(format!("{name}.c"));
+            let object = std::env::temp_dir().join(format!("{name}.o"));
+            std::fs::write(&source, block).unwrap();
+            run(Command::new(&cc)
+                .arg("-std=c11")
+                .args(WARNINGS)
+                .arg("-I")
+                .arg(include_dir())
+                .arg("-c")
+                .arg(&source)
+                .arg("-o")
+                .arg(&object));
+            let _ = std::fs::remove_file(source);
+            let _ = std::fs::remove_file(object);
+        }
+    }
+}
