@@ -67,7 +67,13 @@ fn strip_bearer(value: &[u8]) -> Option<&[u8]> {
     let rest = &value[SCHEME.len()..];
     match rest.first() {
         None => Some(rest),
-        Some(b' ' | b'\t') => Some(rest.trim_ascii_start()),
+        Some(b' ' | b'\t') => {
+            let skip = rest
+                .iter()
+                .take_while(|&&byte| byte == b' ' || byte == b'\t')
+                .count();
+            Some(&rest[skip..])
+        }
         Some(_) => None,
     }
 }

@@ -14,6 +14,27 @@ use serde_json::{Map, Value};
 /// Nesting limit for policy and key set documents.
 pub(crate) const DOCUMENT_MAX_DEPTH: usize = 64;
 
+/// Describes a parse error in at most about 100 characters, since serde's
+/// messages quote the offending input, which may be a whole token part.
+fn describe(err: &serde_json::Error) -> String {
+    let message = err.to_string();
+    if message.chars().count() <= 100 {
+        return message;
+    }
+    let head: String = message.chars().take(60).collect();
+    format!("{head}… at line {} column {}", err.line(), err.column())
+}
+
+/// Quotes untrusted text for a message: at most 64 characters, with
+/// control characters escaped, so a log line cannot be forged or flooded.
+pub(crate) fn printable(text: &str) -> String {
+    let mut shown: String = text.chars().take(64).collect();
+    if shown.len() < text.len() {
+        shown.push('…');
+    }
+    format!("{shown:?}")
+}
+
 /// Parses `bytes` into a [`Value`], rejecting duplicate member names,
 /// nesting deeper than `max_depth` and trailing characters.
 pub(crate) fn parse_strict(bytes: &[u8], max_depth: usize) -> Result<Value, String> {
@@ -22,8 +43,8 @@ pub(crate) fn parse_strict(bytes: &[u8], max_depth: usize) -> Result<Value, Stri
         depth_left: max_depth,
     }
     .deserialize(&mut deserializer)
-    .map_err(|err| err.to_string())?;
-    deserializer.end().map_err(|err| err.to_string())?;
+    .map_err(|err| describe(&err))?;
+    deserializer.end().map_err(|err| describe(&err))?;
     Ok(value)
 }
 
@@ -50,8 +71,8 @@ pub(crate) fn scan_claims(bytes: &[u8], max_depth: usize) -> Result<TimeClaims, 
         depth_left: max_depth,
     }
     .deserialize(&mut deserializer)
-    .map_err(|err| err.to_string())?;
-    deserializer.end().map_err(|err| err.to_string())?;
+    .map_err(|err| describe(&err))?;
+    deserializer.end().map_err(|err| describe(&err))?;
     Ok(claims)
 }
 
@@ -90,7 +111,10 @@ impl<'de> SeenNames<'de> {
             }
         };
         if duplicate {
-            return Err(E::custom(format_args!("duplicate member name {name:?}")));
+            return Err(E::custom(format_args!(
+                "duplicate member name {}",
+                printable(&name)
+            )));
         }
         Ok(())
     }
@@ -197,7 +221,8 @@ impl<'de> Visitor<'de> for StrictValue {
         while let Some(name) = map.next_key_seed(NameSeed)? {
             if members.contains_key(name.as_ref()) {
                 return Err(de::Error::custom(format_args!(
-                    "duplicate member name {name:?}"
+                    "duplicate member name {}",
+                    printable(&name)
                 )));
             }
             let value = map.next_value_seed(StrictValue { depth_left })?;
@@ -401,8 +426,8 @@ pub(crate) fn scan_header(bytes: &[u8], max_depth: usize) -> Result<HeaderFields
         depth_left: max_depth,
     }
     .deserialize(&mut deserializer)
-    .map_err(|err| err.to_string())?;
-    deserializer.end().map_err(|err| err.to_string())?;
+    .map_err(|err| describe(&err))?;
+    deserializer.end().map_err(|err| describe(&err))?;
     Ok(fields)
 }
 

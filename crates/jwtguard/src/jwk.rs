@@ -117,8 +117,8 @@ pub(crate) fn parse_jwks_document(
         None if value.is_object() => return Err(jwks_error("the object has no \"keys\" array")),
         None => return Err(jwks_error("the document is not a JSON object")),
     };
-    let set =
-        parse_key_list(keys, "keys", max_keys, warnings).map_err(|message| jwks_error(&message))?;
+    let set = parse_key_list(keys, "keys", max_keys, warnings)
+        .map_err(|message| Error::new(ErrorKind::InvalidJwks(message)))?;
     if set.keys.is_empty() {
         return Err(Error::new(ErrorKind::InvalidJwks(format!(
             "no usable key among {}: {}",
@@ -175,9 +175,14 @@ fn parse_key(value: &Value, path: &str, warnings: &mut Vec<String>) -> Result<Pr
             })?),
             None => None,
         };
+    if kty != "oct" && jwk.contains_key("d") {
+        warnings.push(format!(
+            "{path}: the {kty} key contains the private member \"d\"; publish public keys only"
+        ));
+    }
     let material = match kty {
         "oct" => hmac_material(jwk, alg, path, warnings)?,
-        "RSA" => rsa_material(jwk, alg, path, warnings)?,
+        "RSA" => rsa_material(jwk, alg)?,
         "EC" => ec_material(jwk)?,
         "OKP" => okp_material(jwk)?,
         other => {
@@ -254,12 +259,7 @@ fn hmac_material(
     ])))
 }
 
-fn rsa_material(
-    jwk: &Map<String, Value>,
-    alg: Option<Algorithm>,
-    path: &str,
-    warnings: &mut Vec<String>,
-) -> Result<Material, String> {
+fn rsa_material(jwk: &Map<String, Value>, alg: Option<Algorithm>) -> Result<Material, String> {
     let modulus = bytes_member(jwk, "n")?;
     let exponent = bytes_member(jwk, "e")?;
     let n = strip_leading_zeros(&modulus);
@@ -275,10 +275,14 @@ fn rsa_material(
             "the RSA modulus has {bits} bits, more than {MAX_RSA_BITS}"
         ));
     }
-    if jwk.contains_key("d") {
-        warnings.push(format!(
-            "{path}: the RSA key contains the private exponent \"d\"; publish public keys only"
-        ));
+    // An even modulus cannot be a product of two odd primes, and an
+    // exponent of 1 or an even one makes no RSA key; AWS-LC would only
+    // reject them at verification time, after the key loaded silently.
+    if n.last().is_none_or(|low| low & 1 == 0) {
+        return Err("the RSA modulus is even, so not an RSA key".into());
+    }
+    if e.last().is_none_or(|low| low & 1 == 0) || e == [1] {
+        return Err("the RSA exponent must be odd and at least 3".into());
     }
     let components = RsaPublicKeyComponents { n, e };
     let mut keys: [Option<ParsedPublicKey>; 6] = Default::default();
@@ -337,9 +341,62 @@ fn okp_material(jwk: &Map<String, Value>) -> Result<Material, String> {
     if x.len() != 32 {
         return Err("\"x\" must be 32 bytes for Ed25519".into());
     }
+    if has_small_order(&x) {
+        return Err("the Ed25519 point has small order, so any signature could verify".into());
+    }
     let key = ParsedPublicKey::new(&signature::ED25519, &x)
         .map_err(|err| format!("the Ed25519 key was rejected: {err}"))?;
     Ok(Material::Ed25519(key))
+}
+
+/// Encodings of the Ed25519 points of order 1, 2, 4 and 8 and of their
+/// non-canonical aliases (y + p), compared without the sign bit. With such
+/// a public key, a signature whose R is the identity verifies messages
+/// chosen by anyone, and AWS-LC's verify does not reject them.
+const SMALL_ORDER_POINTS: [[u8; 32]; 7] = [
+    // y = 0: order 4
+    [0; 32],
+    // y = 1: the identity, order 1
+    [
+        1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0,
+    ],
+    // order 8
+    [
+        0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef, 0x98,
+        0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53,
+        0xfc, 0x05,
+    ],
+    // order 8
+    [
+        0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67,
+        0x0f, 0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac,
+        0x03, 0x7a,
+    ],
+    // y = p - 1: order 2
+    [
+        0xec, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0x7f,
+    ],
+    // y = p, an alias of y = 0
+    [
+        0xed, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0x7f,
+    ],
+    // y = p + 1, an alias of the identity
+    [
+        0xee, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0x7f,
+    ],
+];
+
+fn has_small_order(point: &[u8]) -> bool {
+    SMALL_ORDER_POINTS
+        .iter()
+        .any(|small| small[..31] == point[..31] && small[31] == point[31] & 0x7f)
 }
 
 fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
@@ -424,6 +481,19 @@ mod tests {
         }
     }
 
+    /// A 2048-bit RSA JWK whose modulus bytes are all `0xc0` but the last.
+    fn rsa_jwk(last: u8, exponent: &[u8]) -> Value {
+        use base64::Engine;
+        let mut modulus = vec![0xc0; 256];
+        modulus[255] = last;
+        let encode = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        json!({"kty": "RSA", "n": encode(&modulus), "e": encode(exponent)})
+    }
+
+    fn okp_jwk(x: &str) -> Value {
+        json!({"kty": "OKP", "crv": "Ed25519", "x": x})
+    }
+
     fn skip_reason(jwk: Value) -> String {
         let mut warnings = Vec::new();
         let set = parse_key_list(&[jwk], "keys", 10, &mut warnings).unwrap();
@@ -478,6 +548,37 @@ mod tests {
                 "fewer than 2048",
             ),
             (json!({"kty": "RSA", "e": "AQAB"}), "missing \"n\""),
+            (rsa_jwk(0xc2, &[1, 0, 1]), "modulus is even"),
+            (rsa_jwk(0xc1, &[1]), "at least 3"),
+            (rsa_jwk(0xc1, &[1, 0]), "must be odd"),
+            (
+                okp_jwk("AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+                "small order",
+            ),
+            (
+                okp_jwk("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+                "small order",
+            ),
+            (
+                okp_jwk("JuiVj8KyJ7BFw_SJ8u-Y8NXfrAXTxjM5sTgCiG1T_AU"),
+                "small order",
+            ),
+            (
+                okp_jwk("xxdqcD1N2E-6PAt2DRBnDyogU_osOczGTsf9d5KsA3o"),
+                "small order",
+            ),
+            (
+                okp_jwk("7P_______________________________________38"),
+                "small order",
+            ),
+            (
+                okp_jwk("7v_______________________________________38"),
+                "small order",
+            ),
+            (
+                okp_jwk("AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAIA"),
+                "small order",
+            ),
             (json!({"kty": "oct-2", "k": "AAAA"}), "not supported"),
             (json!({"k": "AAAA"}), "missing \"kty\""),
             (json!("not an object"), "must be a JSON object"),

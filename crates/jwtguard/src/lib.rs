@@ -18,6 +18,8 @@ mod cache;
 mod duration;
 mod error;
 mod extract;
+mod fetch;
+mod fork;
 mod json;
 mod jwk;
 mod options;

@@ -77,6 +77,10 @@ pub struct FetchOptions {
     pub backoff_initial: Duration,
     /// Longest retry delay. Defaults to 2 min.
     pub backoff_max: Duration,
+    /// Least time between two scheduled refreshes, however short
+    /// `cacheKeysDuration` is, so a tiny duration cannot flood the key
+    /// server. Defaults to 1 s.
+    pub min_refresh_interval: Duration,
     /// How long expired keys stay in use while fetches fail, after which
     /// requests are denied. Defaults to 24 h.
     pub max_stale: Duration,
@@ -93,6 +97,7 @@ impl Default for FetchOptions {
             kid_refresh_interval: Duration::from_secs(30),
             backoff_initial: Duration::from_secs(1),
             backoff_max: Duration::from_secs(120),
+            min_refresh_interval: Duration::from_secs(1),
             max_stale: Duration::from_secs(24 * 3600),
         }
     }

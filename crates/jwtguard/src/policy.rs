@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::duration::parse_nginx_time;
 use crate::error::{Error, Result};
+use crate::fetch::redact_uri;
 use crate::json;
 
 /// The policy type jwtguard enforces.
@@ -95,8 +96,25 @@ fn find_action<'a>(
         let action = object_at(top, "action", "action")?;
         return Ok((action, "action".into()));
     }
-    let (policies, policies_path) = find_policies(top, "")
-        .ok_or_else(|| Error::policy("$", "no \"policies\" object and no \"action\" object found; paste an API proxy body, a \"policies\" object holder or one policy entry"))?;
+    let mut found = find_policies(top, "");
+    if found.len() > 1 {
+        let paths: Vec<&str> = found.iter().map(|(_, path)| path.as_str()).collect();
+        return Err(Error::policy(
+            "$",
+            format!(
+                "has {} \"policies\" objects ({}); keep one",
+                found.len(),
+                paths.join(", ")
+            ),
+        ));
+    }
+    let Some((policies, policies_path)) = found.pop() else {
+        return Err(Error::policy(
+            "$",
+            "no \"policies\" object and no \"action\" object found; paste an API proxy body, \
+             a \"policies\" object holder or one policy entry",
+        ));
+    };
     for name in policies.keys().filter(|name| *name != POLICY_TYPE) {
         warnings.push(format!(
             "{policies_path}.{name}: policy type skipped; jwtguard enforces {POLICY_TYPE} only"
@@ -141,17 +159,19 @@ fn find_action<'a>(
     }
 }
 
-/// Searches nested objects, breadth first, for a `policies` object.
+/// Searches nested objects, breadth first, for the `policies` objects.
 fn find_policies<'a>(
     object: &'a Map<String, Value>,
     path: &str,
-) -> Option<(&'a Map<String, Value>, String)> {
+) -> Vec<(&'a Map<String, Value>, String)> {
+    let mut found = Vec::new();
     let mut queue = vec![(object, path.to_owned())];
     let mut index = 0;
     while let Some((current, current_path)) = queue.get(index).cloned() {
         index += 1;
         if let Some(Value::Object(policies)) = current.get("policies") {
-            return Some((policies, join_path(&current_path, "policies")));
+            found.push((policies, join_path(&current_path, "policies")));
+            continue;
         }
         for (name, value) in current {
             if let Value::Object(child) = value {
@@ -159,7 +179,7 @@ fn find_policies<'a>(
             }
         }
     }
-    None
+    found
 }
 
 fn join_path(parent: &str, name: &str) -> String {
@@ -274,24 +294,43 @@ fn parse_key_spec(
     }
 }
 
+/// Checks `jwksURI`. Messages show the URL without credentials or query.
 fn check_uri(uri: &str, path: &str, warnings: &mut Vec<String>) -> Result<()> {
-    let parsed: ureq::http::Uri = uri
-        .parse()
-        .map_err(|err| Error::policy(path, format!("{uri:?} is not a valid URL: {err}")))?;
-    match parsed.scheme_str() {
+    let parsed: ureq::http::Uri = uri.parse().map_err(|err| {
+        Error::policy(
+            path,
+            format!("{} is not a valid URL: {err}", json::printable(uri)),
+        )
+    })?;
+    let shown = redact_uri(uri);
+    let scheme = parsed.scheme_str().map(str::to_ascii_lowercase);
+    match scheme.as_deref() {
         Some("https") => {}
         Some("http") => warnings.push(format!(
-            "{path}: {uri:?} uses plain http, so the keys can be altered in transit; use https"
+            "{path}: \"{shown}\" uses plain http, so the keys can be altered in transit; use https"
         )),
         _ => {
             return Err(Error::policy(
                 path,
-                format!("{uri:?} must be an http or https URL"),
+                format!("{} must be an http or https URL", json::printable(uri)),
             ));
         }
     }
     if parsed.host().is_none_or(str::is_empty) {
-        return Err(Error::policy(path, format!("{uri:?} has no host")));
+        return Err(Error::policy(path, format!("\"{shown}\" has no host")));
+    }
+    let authority = parsed
+        .authority()
+        .map_or("", |authority| authority.as_str());
+    let port_text = authority
+        .rsplit_once(':')
+        .map(|(_, port)| port)
+        .filter(|port| !port.contains(']'));
+    if port_text.is_some_and(|port| !port.is_empty() && port.parse::<u16>().is_err()) {
+        return Err(Error::policy(
+            path,
+            format!("\"{shown}\" has a port outside 1-65535"),
+        ));
     }
     Ok(())
 }
@@ -362,6 +401,10 @@ fn return_code(
     let code_path = format!("{path}.returnCode");
     match condition.get("returnCode") {
         None => Ok(default),
+        Some(Value::Number(number)) if !number.is_u64() && !number.is_i64() => Err(Error::policy(
+            code_path,
+            format!("{number} is not an integer; use a status from 400 to 599"),
+        )),
         Some(Value::Number(number)) => match number.as_u64() {
             Some(code @ 400..=599) => Ok(code as u16),
             _ => Err(Error::policy(
@@ -573,7 +616,7 @@ mod tests {
             (wrap(json!({"jwksKeys": keys(), "errorReturnConditions": {"notSupplied": {"returnCode": "401"}}})),
              format!("{ENTRY_PATH}.errorReturnConditions.notSupplied.returnCode: \"401\" is not an integer; use a status from 400 to 599")),
             (wrap(json!({"jwksKeys": keys(), "errorReturnConditions": {"noMatch": {"returnCode": 403.5}}})),
-             format!("{ENTRY_PATH}.errorReturnConditions.noMatch.returnCode: 403.5 is outside 400-599")),
+             format!("{ENTRY_PATH}.errorReturnConditions.noMatch.returnCode: 403.5 is not an integer; use a status from 400 to 599")),
             (wrap(json!({"jwksKeys": keys(), "tokenSuppliedIn": "header"})),
              format!("{ENTRY_PATH}.tokenSuppliedIn: \"header\" is not supported; use \"HEADER\" or \"QUERY\"")),
             (wrap(json!({"jwksKeys": keys(), "tokenName": ""})),
@@ -603,6 +646,12 @@ mod tests {
             (json!({"policies": {}}),
              "policies.oauth2-jwt-assertion: is missing; add one entry with an \"action\" object".into()),
             (json!([]), "$: the policy document must be a JSON object".into()),
+            (wrap(json!({"jwksURI": "https://idp:99999/jwks"})),
+             format!("{ENTRY_PATH}.jwksURI: \"https://idp/jwks\" has a port outside 1-65535")),
+            (json!({"a": {"policies": {}}, "b": {"policies": {}}}),
+             "$: has 2 \"policies\" objects (a.policies, b.policies); keep one".into()),
+            (wrap(json!({"jwksKeys": keys(), "errorReturnConditions": {"noMatch": {"returnCode": 4e2}}})),
+             format!("{ENTRY_PATH}.errorReturnConditions.noMatch.returnCode: 400.0 is not an integer")),
         ];
         for (document, expected) in rows {
             let message = error_of(document);

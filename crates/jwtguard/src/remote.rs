@@ -4,17 +4,17 @@
 //! one fetch thread per process; verifications never wait on it, they get
 //! [`Lookup::Pending`] instead and retry when the generation moves.
 
-use std::fs;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Condvar, Mutex, RwLock};
-use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig, TlsProvider};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::jwk::{KeySet, parse_jwks_document};
+use crate::fetch::{build_agent, fetch, redact_uri};
+use crate::fork;
+use crate::jwk::KeySet;
 use crate::options::{FetchOptions, LogSink};
 
 /// A fetched key set and its lifetimes.
@@ -53,13 +53,16 @@ pub struct KeyStats {
     pub generation: u64,
 }
 
+/// Log records made while the state lock is held, written after it is
+/// released so a slow log sink never holds up verifications or a fork.
+type Records = Vec<(log::Level, String)>;
+
 #[derive(Default)]
 struct State {
     thread: Option<JoinHandle<()>>,
-    /// Process that started the thread. A forked child inherits this state
-    /// but not the thread, so `start` in the child starts afresh.
-    started_in: Option<u32>,
-    stop: bool,
+    /// Changes on every start and stop; a fetch thread whose epoch is old
+    /// exits without touching the key set.
+    epoch: u64,
     /// A verification asked for a fetch now.
     requested: bool,
     in_flight: bool,
@@ -69,17 +72,22 @@ struct State {
     retry_at: Option<Instant>,
     failures_in_row: u32,
     last_error: Option<String>,
+    last_warnings: Vec<String>,
 }
 
 pub(crate) struct RemoteKeys {
     uri: String,
+    /// `uri` without credentials or query, for logs.
+    shown_uri: String,
     cache_duration: Duration,
     options: FetchOptions,
     max_keys: usize,
     agent: ureq::Agent,
     log: Option<LogSink>,
     on_change: Option<Arc<dyn Fn() + Send + Sync>>,
-    running: AtomicBool,
+    /// [`fork::generation`] + 1 of the process whose thread runs, 0 when
+    /// stopped; a forked child sees a mismatch and knows it must start.
+    running_in: AtomicU64,
     generation: AtomicU64,
     current: RwLock<Option<Arc<Snapshot>>>,
     state: Mutex<State>,
@@ -88,6 +96,13 @@ pub(crate) struct RemoteKeys {
     failures: AtomicU64,
     last_success_unix: AtomicU64,
     fetched_at: Mutex<Option<Instant>>,
+}
+
+/// Returns `now + duration`, saturating far in the future instead of
+/// overflowing.
+fn later(now: Instant, duration: Duration) -> Instant {
+    now.checked_add(duration)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400))
 }
 
 impl RemoteKeys {
@@ -99,8 +114,10 @@ impl RemoteKeys {
         log: Option<LogSink>,
         on_change: Option<Arc<dyn Fn() + Send + Sync>>,
     ) -> Result<RemoteKeys> {
+        fork::register();
         let agent = build_agent(&uri, &options)?;
         Ok(RemoteKeys {
+            shown_uri: redact_uri(&uri),
             uri,
             cache_duration,
             options,
@@ -108,7 +125,7 @@ impl RemoteKeys {
             agent,
             log,
             on_change,
-            running: AtomicBool::new(false),
+            running_in: AtomicU64::new(0),
             generation: AtomicU64::new(1),
             current: RwLock::new(None),
             state: Mutex::new(State::default()),
@@ -120,34 +137,58 @@ impl RemoteKeys {
         })
     }
 
-    /// Starts the fetch thread. Idempotent within one process.
+    fn is_running(&self) -> bool {
+        self.running_in.load(Ordering::Acquire) == fork::generation() + 1
+    }
+
+    /// Starts the fetch thread. Idempotent within one process; in a forked
+    /// child it starts afresh, keeping the inherited keys.
     pub(crate) fn start(self: &Arc<Self>) -> Result<()> {
-        let mut state = self.state.lock();
-        let pid = std::process::id();
-        if state.started_in == Some(pid) && state.thread.is_some() {
+        let running_in = self.running_in.load(Ordering::Acquire);
+        let this_process = fork::generation() + 1;
+        if running_in == this_process {
             return Ok(());
         }
-        // A thread handle from a parent process is not ours to join.
-        if let Some(inherited) = state.thread.take() {
-            std::mem::forget(inherited);
+        let inherited = running_in != 0;
+        let mut state = self.lock_state_after_fork(inherited);
+        if inherited {
+            // The parent's thread and handle do not exist in this process.
+            std::mem::forget(state.thread.take());
         }
-        *state = State {
-            started_in: Some(pid),
-            next_fetch_at: Some(Instant::now()),
-            ..State::default()
-        };
+        state.epoch += 1;
+        state.requested = false;
+        state.in_flight = false;
+        state.next_fetch_at = Some(Instant::now());
         let keys = Arc::clone(self);
+        let epoch = state.epoch;
         let thread = std::thread::Builder::new()
             .name("jwtguard-jwks".into())
-            .spawn(move || keys.run())
+            .spawn(move || keys.run(epoch))
             .map_err(|err| {
                 Error::new(ErrorKind::Fetch(format!(
                     "cannot start the fetch thread: {err}"
                 )))
             })?;
         state.thread = Some(thread);
-        self.running.store(true, Ordering::Release);
+        self.running_in.store(this_process, Ordering::Release);
         Ok(())
+    }
+
+    /// Locks the state. In a child forked while the parent's fetch thread
+    /// held the lock, no thread of this process will ever release it.
+    fn lock_state_after_fork(&self, inherited: bool) -> parking_lot::MutexGuard<'_, State> {
+        if let Some(state) = self.state.try_lock_for(Duration::from_millis(100)) {
+            return state;
+        }
+        if inherited {
+            // SAFETY: the verifier was started in a parent process, and the
+            // fork copied the lock as held by a parent thread that does not
+            // exist here. `start` runs before this process uses the verifier
+            // from any other thread (the documented contract), so nothing
+            // here holds the lock and unlocking it is sound.
+            unsafe { self.state.force_unlock() };
+        }
+        self.state.lock()
     }
 
     /// Stops the fetch thread, waiting at most one second. A fetch still in
@@ -158,8 +199,9 @@ impl RemoteKeys {
     pub(crate) fn stop(&self) {
         let thread = {
             let mut state = self.state.lock();
-            state.stop = true;
-            self.running.store(false, Ordering::Release);
+            state.epoch += 1;
+            state.in_flight = false;
+            self.running_in.store(0, Ordering::Release);
             self.changed.notify_all();
             state.thread.take()
         };
@@ -179,11 +221,16 @@ impl RemoteKeys {
 
     /// Blocks until the generation differs from `generation`, or `timeout`.
     pub(crate) fn wait_for_change(&self, generation: u64, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
+        let deadline = Instant::now().checked_add(timeout);
         let mut state = self.state.lock();
         while self.generation() == generation {
-            if self.changed.wait_until(&mut state, deadline).timed_out() {
-                return self.generation() != generation;
+            match deadline {
+                Some(deadline) => {
+                    if self.changed.wait_until(&mut state, deadline).timed_out() {
+                        return self.generation() != generation;
+                    }
+                }
+                None => self.changed.wait(&mut state),
             }
         }
         true
@@ -192,9 +239,9 @@ impl RemoteKeys {
     /// Finds the keys a verification may use. `waited` is the generation a
     /// retried verification waited on, 0 on a first attempt.
     pub(crate) fn lookup(&self, waited: u64) -> Lookup {
-        if !self.running.load(Ordering::Acquire) {
+        if !self.is_running() {
             return Lookup::Unavailable(
-                "the key fetcher is not running; start it in each worker process",
+                "the key fetcher is not running in this process; start it in each worker",
             );
         }
         let generation = self.generation();
@@ -207,7 +254,7 @@ impl RemoteKeys {
             Some(snapshot) if now < snapshot.drop_at => Lookup::Ready(snapshot),
             _ if generation == 1 => Lookup::Pending(generation),
             Some(_) => Lookup::Unavailable("the cached keys are older than the maximum staleness"),
-            None => Lookup::Unavailable("the key set could not be fetched"),
+            None => Lookup::Unavailable("no key set: the last fetch failed, see the error log"),
         }
     }
 
@@ -224,11 +271,11 @@ impl RemoteKeys {
             return Lookup::Ready(snapshot);
         }
         if waited != 0 && generation > waited {
-            return Lookup::Unavailable("the key set could not be fetched");
+            return Lookup::Unavailable("no key set: the last fetch failed, see the error log");
         }
         let mut state = self.state.lock();
         if state.retry_at.is_some_and(|at| Instant::now() < at) && !state.in_flight {
-            return Lookup::Unavailable("the key set could not be fetched; retrying later");
+            return Lookup::Unavailable("no key set: the last fetch failed, retrying later");
         }
         if !state.in_flight {
             state.requested = true;
@@ -281,33 +328,37 @@ impl RemoteKeys {
         }
     }
 
-    fn run(self: Arc<Self>) {
-        while self.wait_for_work() {
+    fn run(self: Arc<Self>, epoch: u64) {
+        while self.wait_for_work(epoch) {
             let result = fetch(&self.agent, &self.uri, &self.options, self.max_keys);
             let mut state = self.state.lock();
-            if state.stop {
+            if state.epoch != epoch {
                 return;
             }
             state.in_flight = false;
-            match result {
+            let records = match result {
                 Ok((keys, warnings)) => self.store(&mut state, keys, warnings),
                 Err(cause) => self.record_failure(&mut state, cause),
-            }
+            };
             self.generation.fetch_add(1, Ordering::AcqRel);
             self.fetches.fetch_add(1, Ordering::Relaxed);
             self.changed.notify_all();
             drop(state);
+            for (level, message) in records {
+                self.emit(level, &message);
+            }
             if let Some(on_change) = &self.on_change {
                 on_change();
             }
         }
     }
 
-    /// Sleeps until a fetch is due or requested. Returns `false` on stop.
-    fn wait_for_work(&self) -> bool {
+    /// Sleeps until a fetch is due or requested. Returns `false` once this
+    /// thread's epoch has ended.
+    fn wait_for_work(&self, epoch: u64) -> bool {
         let mut state = self.state.lock();
         loop {
-            if state.stop {
+            if state.epoch != epoch {
                 return false;
             }
             let due = state.next_fetch_at.is_some_and(|at| Instant::now() >= at);
@@ -326,51 +377,60 @@ impl RemoteKeys {
         }
     }
 
-    fn store(&self, state: &mut State, keys: KeySet, warnings: Vec<String>) {
+    fn store(&self, state: &mut State, keys: KeySet, warnings: Vec<String>) -> Records {
         let now = Instant::now();
         let generation = self.generation() + 1;
-        let expires_at = now + self.cache_duration;
-        let drop_at = expires_at + self.options.max_stale;
+        let expires_at = later(now, self.cache_duration);
+        let drop_at = later(expires_at, self.options.max_stale);
         let count = keys.keys.len();
-        *self.current.write() = Some(Arc::new(Snapshot {
+        let snapshot = Snapshot {
             keys,
             generation,
             expires_at,
             drop_at,
-        }));
+        };
+        *self.current.write() = Some(Arc::new(snapshot));
         *self.fetched_at.lock() = Some(now);
         let unix = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |since| since.as_secs());
         self.last_success_unix.store(unix, Ordering::Relaxed);
+        let mut records = Records::new();
         if state.failures_in_row > 0 {
-            self.emit(
+            records.push((
                 log::Level::Info,
-                &format!(
+                format!(
                     "key set fetch from {} succeeded after {} failed attempts; {count} keys",
-                    self.uri, state.failures_in_row
+                    self.shown_uri, state.failures_in_row
                 ),
-            );
+            ));
         }
-        for warning in warnings {
-            self.emit(
-                log::Level::Warn,
-                &format!("key set from {}: {warning}", self.uri),
-            );
+        // A key set refetched unchanged would repeat its warnings each time.
+        if warnings != state.last_warnings {
+            for warning in &warnings {
+                records.push((
+                    log::Level::Warn,
+                    format!("key set from {}: {warning}", self.shown_uri),
+                ));
+            }
+            state.last_warnings = warnings;
         }
         state.failures_in_row = 0;
         state.last_error = None;
         state.retry_at = None;
         if !self.cache_duration.is_zero() {
-            state.next_fetch_at = Some(now + refresh_lead(self.cache_duration));
+            let wait = refresh_lead(self.cache_duration).max(self.options.min_refresh_interval);
+            state.next_fetch_at = Some(later(now, wait));
         }
+        records
     }
 
-    fn record_failure(&self, state: &mut State, cause: String) {
+    fn record_failure(&self, state: &mut State, cause: String) -> Records {
         self.failures.fetch_add(1, Ordering::Relaxed);
         state.failures_in_row += 1;
         let delay = backoff(state.failures_in_row, &self.options);
-        let retry_at = Instant::now() + delay;
+        let now = Instant::now();
+        let retry_at = later(now, delay);
         state.retry_at = Some(retry_at);
         if !self.cache_duration.is_zero() {
             // Retry sooner than the backoff if the cached keys expire first.
@@ -379,25 +439,26 @@ impl RemoteKeys {
                 .read()
                 .as_ref()
                 .map(|snapshot| snapshot.expires_at);
-            state.next_fetch_at =
-                Some(expires_at.map_or(retry_at, |at| at.max(Instant::now()).min(retry_at)));
+            state.next_fetch_at = Some(expires_at.map_or(retry_at, |at| at.max(now).min(retry_at)));
         }
         let repeated = state.last_error.as_deref() == Some(cause.as_str());
         let count = state.failures_in_row;
+        let mut records = Records::new();
         if !repeated || count.is_power_of_two() {
             let keys = self
                 .current
                 .read()
                 .as_ref()
                 .map_or(0, |snapshot| snapshot.keys.keys.len());
-            self.emit(log::Level::Error, &format!(
+            records.push((log::Level::Error, format!(
                 "key set fetch from {} failed: {cause} (attempt {count} in a row); {keys} cached keys \
                  kept, next attempt in {:.1}s",
-                self.uri,
+                self.shown_uri,
                 delay.as_secs_f64()
-            ));
+            )));
         }
         state.last_error = Some(cause);
+        records
     }
 
     fn emit(&self, level: log::Level, message: &str) {
@@ -429,84 +490,4 @@ fn backoff(failures: u32, options: &FetchOptions) -> Duration {
         Err(_) => 0.5,
     };
     base.mul_f64(1.0 - fraction / 2.0)
-}
-
-fn fetch(
-    agent: &ureq::Agent,
-    uri: &str,
-    options: &FetchOptions,
-    max_keys: usize,
-) -> std::result::Result<(KeySet, Vec<String>), String> {
-    let mut response = agent
-        .get(uri)
-        .header("Accept", "application/jwk-set+json, application/json")
-        .call()
-        .map_err(|err| err.to_string())?;
-    let status = response.status();
-    if !status.is_success() {
-        return Err(format!("HTTP status {status}"));
-    }
-    let body = response
-        .body_mut()
-        .with_config()
-        .limit(options.max_body_bytes)
-        .read_to_vec()
-        .map_err(|err| match err {
-            ureq::Error::BodyExceedsLimit(limit) => {
-                format!("response body is larger than {limit} bytes")
-            }
-            other => other.to_string(),
-        })?;
-    let mut warnings = Vec::new();
-    let keys =
-        parse_jwks_document(&body, max_keys, &mut warnings).map_err(|err| err.to_string())?;
-    Ok((keys, warnings))
-}
-
-/// Builds the HTTP client: verified TLS against the system's trust store
-/// and the optional CA bundle, bounded timeouts and redirects, and no
-/// redirect from https to http.
-fn build_agent(uri: &str, options: &FetchOptions) -> Result<ureq::Agent> {
-    let mut roots: Vec<Certificate<'static>> = rustls_native_certs::load_native_certs()
-        .certs
-        .iter()
-        .map(|der| Certificate::from_der(der.as_ref()).to_owned())
-        .collect();
-    if let Some(path) = &options.ca_file {
-        let pem = fs::read(path).map_err(|source| {
-            Error::new(ErrorKind::Io {
-                path: path.clone(),
-                source,
-            })
-        })?;
-        let before = roots.len();
-        for item in ureq::tls::parse_pem(&pem) {
-            if let Ok(PemItem::Certificate(cert)) = item {
-                roots.push(cert);
-            }
-        }
-        if roots.len() == before {
-            return Err(Error::new(ErrorKind::InvalidOption(format!(
-                "CA file {} holds no PEM certificate",
-                path.display()
-            ))));
-        }
-    }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let tls = TlsConfig::builder()
-        .provider(TlsProvider::Rustls)
-        .root_certs(RootCerts::new_with_certs(&roots))
-        .unversioned_rustls_crypto_provider(provider)
-        .build();
-    let config = ureq::Agent::config_builder()
-        .timeout_connect(Some(options.connect_timeout))
-        .timeout_global(Some(options.timeout))
-        .max_redirects(options.max_redirects)
-        .https_only(uri.starts_with("https://"))
-        .http_status_as_error(false)
-        .proxy(None)
-        .user_agent(concat!("jwtguard/", env!("CARGO_PKG_VERSION")))
-        .tls_config(tls)
-        .build();
-    Ok(config.new_agent())
 }

@@ -37,6 +37,11 @@ pub(crate) fn parse(
             token.len()
         )));
     }
+    if token.iter().any(|byte| matches!(byte, b' ' | b'\t' | b',')) {
+        return Err(malformed(
+            "token contains a space or comma; send exactly one token",
+        ));
+    }
     let mut parts = token.split(|&byte| byte == b'.');
     let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -117,17 +122,7 @@ fn algorithm(name: &str) -> Result<Algorithm, Rejection> {
     Algorithm::from_name(name).ok_or_else(|| {
         (
             Reason::UnsupportedAlgorithm,
-            format!("alg {} is not supported", printable(name)),
+            format!("alg {} is not supported", json::printable(name)),
         )
     })
-}
-
-/// Quotes untrusted text for a message: at most 64 characters, with
-/// control characters escaped, so a log line cannot be forged or flooded.
-pub(crate) fn printable(text: &str) -> String {
-    let mut shown: String = text.chars().take(64).collect();
-    if shown.len() < text.len() {
-        shown.push('…');
-    }
-    format!("{shown:?}")
 }

@@ -93,14 +93,24 @@ impl Verifier {
             KeySpec::Remote {
                 uri,
                 cache_duration,
-            } => Keys::Remote(Arc::new(RemoteKeys::new(
-                uri,
-                cache_duration,
-                options.fetch.clone(),
-                options.max_keys,
-                options.log.clone(),
-                options.on_keys_change.clone(),
-            )?)),
+            } => {
+                if !cache_duration.is_zero() && cache_duration < Duration::from_secs(60) {
+                    warnings.push(format!(
+                        "cacheKeysDuration: {cache_duration:?} makes every worker refetch the key \
+                         set about every {:?}; use minutes or hours unless the key server expects \
+                         this load",
+                        cache_duration.max(options.fetch.min_refresh_interval)
+                    ));
+                }
+                Keys::Remote(Arc::new(RemoteKeys::new(
+                    uri,
+                    cache_duration,
+                    options.fetch.clone(),
+                    options.max_keys,
+                    options.log.clone(),
+                    options.on_keys_change.clone(),
+                )?))
+            }
         };
         let realm = options
             .realm

@@ -302,14 +302,14 @@ fn check_signature(token: &Token<'_>, keys: &KeySet, max_attempts: usize) -> Opt
             format!(
                 "signature is invalid (alg {}, kid {}, {attempts} key(s) tried)",
                 token.alg,
-                kid.map_or("none".into(), token::printable)
+                kid.map_or("none".into(), crate::json::printable)
             ),
         )));
     }
     let message = format!(
         "no key suits alg {} and kid {}",
         token.alg,
-        kid.map_or("none".into(), token::printable)
+        kid.map_or("none".into(), crate::json::printable)
     );
     let kid_known =
         kid.is_none_or(|kid| keys.keys.iter().any(|key| key.kid.as_deref() == Some(kid)));

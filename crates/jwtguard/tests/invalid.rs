@@ -434,3 +434,34 @@ fn kid_in_message_is_quoted_and_cut() {
     assert!(!message.contains('\n'), "{message}");
     assert!(message.len() < 200, "{message}");
 }
+
+#[test]
+fn messages_stay_short_for_huge_input() {
+    let verifier = verifier();
+    let header = r#"{"alg":"HS256","kid":"k1"}"#;
+    let long_name = "n".repeat(5000);
+    let tokens = [
+        sign(header, &format!("\"{}\"", "x".repeat(11_000))),
+        sign(header, &format!(r#"{{"{long_name}":1,"{long_name}":2}}"#)),
+        sign(&format!(r#"{{"alg":"{}"}}"#, "A".repeat(3000)), "{}"),
+    ];
+    for token in &tokens {
+        let denial = denial(verifier.verify_token(token.as_bytes()));
+        assert!(denial.message.len() < 200, "{} bytes: {}", denial.message.len(), denial.message);
+    }
+}
+
+#[test]
+fn two_tokens_in_one_header_are_malformed() {
+    let token = valid_token();
+    let value = format!("Bearer {token}, Bearer {token}");
+    let denial = denial(verifier().verify(Some(value.as_bytes())));
+    assert_eq!(denial.reason, Reason::Malformed);
+    assert!(denial.message.contains("send exactly one token"), "{}", denial.message);
+}
+
+#[test]
+fn only_spaces_and_tabs_follow_bearer() {
+    let value = format!("Bearer\x0c{}", valid_token());
+    assert_eq!(denial(verifier().verify(Some(value.as_bytes()))).reason, Reason::Missing);
+}

@@ -52,6 +52,7 @@ fn fast_fetch() -> FetchOptions {
         kid_refresh_interval: Duration::from_millis(300),
         backoff_initial: Duration::from_millis(50),
         backoff_max: Duration::from_millis(200),
+        min_refresh_interval: Duration::from_millis(50),
         ..FetchOptions::default()
     }
 }
@@ -365,4 +366,105 @@ fn not_started_is_unavailable() {
     assert_allowed(&verifier, "a");
     verifier.stop();
     assert_denied(&verifier, "a", Reason::KeysUnavailable);
+}
+
+#[test]
+fn unchanged_warnings_are_logged_once() {
+    use std::sync::{Arc, Mutex};
+    let server = KeyServer::start();
+    let body = jwks(&["a"]).replace(
+        "\"keys\":[",
+        "\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-192\"},",
+    );
+    server.set_route(PATH, Route::json(body));
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    let sink_lines = Arc::clone(&lines);
+    let policy = format!(
+        r#"{{"action": {{"jwksURI": "{}", "cacheKeysDuration": "50ms"}}}}"#,
+        server.url(PATH)
+    );
+    let options = Options {
+        fetch: fast_fetch(),
+        log: Some(Arc::new(move |_, message: &str| {
+            sink_lines.lock().unwrap().push(message.to_owned())
+        })),
+        ..Options::default()
+    };
+    let verifier = Verifier::from_json(policy.as_bytes(), options)
+        .unwrap()
+        .verifier;
+    verifier.start().unwrap();
+    assert!(eventually(Duration::from_secs(3), || server
+        .request_count(PATH)
+        >= 4));
+    verifier.stop();
+    let warnings = lines
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|line| line.contains("P-192"))
+        .count();
+    assert_eq!(warnings, 1, "{:?}", lines.lock().unwrap());
+}
+
+#[test]
+fn tiny_duration_is_bounded_by_min_refresh() {
+    let server = KeyServer::start();
+    server.set_route(PATH, Route::json(jwks(&["a"])));
+    let fetch = FetchOptions {
+        min_refresh_interval: Duration::from_millis(300),
+        ..fast_fetch()
+    };
+    let verifier = remote_verifier(&server, "1ms", fetch);
+    std::thread::sleep(Duration::from_millis(700));
+    verifier.stop();
+    let fetches = server.request_count(PATH);
+    assert!((2..=4).contains(&fetches), "{fetches} fetches in 700 ms");
+}
+
+#[test]
+fn huge_durations_do_not_overflow() {
+    let server = KeyServer::start();
+    server.set_route(
+        PATH,
+        Route::json(jwks(&["a"])).with_delay(Duration::from_millis(100)),
+    );
+    let fetch = FetchOptions {
+        max_stale: Duration::MAX,
+        ..fast_fetch()
+    };
+    let verifier = remote_verifier(&server, "100y", fetch);
+    let header = format!("Bearer {}", token("a"));
+    let Decision::Pending(pending) = verifier.verify(Some(header.as_bytes())) else {
+        panic!("first verification must be pending");
+    };
+    assert!(verifier.wait_for_keys(pending, Duration::MAX));
+    let decision = verifier.verify_again(Some(header.as_bytes()), Some(pending));
+    assert!(matches!(decision, Decision::Allow(_)), "{decision:?}");
+}
+
+#[test]
+fn credentials_in_uri_are_not_logged() {
+    use std::sync::{Arc, Mutex};
+    let server = KeyServer::start();
+    server.set_route(PATH, Route::new(500, "text/plain", "down"));
+    let uri = server.url(PATH).replace("http://", "http://user:s3cret@") + "?api_key=k3y";
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    let sink_lines = Arc::clone(&lines);
+    let options = Options {
+        fetch: fast_fetch(),
+        log: Some(Arc::new(move |_, message: &str| {
+            sink_lines.lock().unwrap().push(message.to_owned())
+        })),
+        ..Options::default()
+    };
+    let policy = format!(r#"{{"action": {{"jwksURI": "{uri}"}}}}"#);
+    let loaded = Verifier::from_json(policy.as_bytes(), options).unwrap();
+    loaded.verifier.start().unwrap();
+    assert_denied(&loaded.verifier, "a", Reason::KeysUnavailable);
+    loaded.verifier.stop();
+    let mut text = loaded.warnings.join("\n");
+    text.push_str(&lines.lock().unwrap().join("\n"));
+    assert!(text.contains("failed: HTTP status 500"), "{text}");
+    assert!(!text.contains("s3cret") && !text.contains("k3y"), "{text}");
 }

@@ -1,6 +1,7 @@
 //! Start and stop leave no fetch thread behind. Kept in its own test binary
 //! so no other test's threads are counted.
 
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use jwtguard::{Options, Verifier};
@@ -19,6 +20,10 @@ fn fetch_threads(expected: usize) -> usize {
     }
 }
 
+/// Serializes the tests of this binary, since each counts every fetch
+/// thread of the process.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
 fn count_fetch_threads() -> usize {
     std::fs::read_dir("/proc/self/task")
         .unwrap()
@@ -29,6 +34,9 @@ fn count_fetch_threads() -> usize {
 
 #[test]
 fn start_stop_leaves_no_thread() {
+    let _serial = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let server = KeyServer::start();
     server.set_route(
         "/jwks",
@@ -57,4 +65,40 @@ fn start_stop_leaves_no_thread() {
     drop(verifier.clone());
     verifier.stop();
     assert_eq!(count_fetch_threads(), 0, "stop joins the restarted thread");
+}
+
+#[test]
+fn restart_does_not_revive_abandoned_fetch() {
+    let _serial = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let server = KeyServer::start();
+    server.set_route("/slow", Route::hang());
+    let policy = format!(r#"{{"action": {{"jwksURI": "{}"}}}}"#, server.url("/slow"));
+    let fetch = jwtguard::FetchOptions {
+        timeout: Duration::from_millis(1500),
+        ..Default::default()
+    };
+    let options = Options {
+        fetch,
+        ..Options::default()
+    };
+    let verifier = Verifier::from_json(policy.as_bytes(), options)
+        .unwrap()
+        .verifier;
+    for _ in 0..3 {
+        verifier.start().unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        verifier.stop();
+    }
+    verifier.start().unwrap();
+    // The abandoned threads end when their fetches time out; only the
+    // last started thread may remain.
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(
+        count_fetch_threads(),
+        1,
+        "abandoned fetch threads kept running"
+    );
+    verifier.stop();
 }
