@@ -447,7 +447,12 @@ fn messages_stay_short_for_huge_input() {
     ];
     for token in &tokens {
         let denial = denial(verifier.verify_token(token.as_bytes()));
-        assert!(denial.message.len() < 200, "{} bytes: {}", denial.message.len(), denial.message);
+        assert!(
+            denial.message.len() < 200,
+            "{} bytes: {}",
+            denial.message.len(),
+            denial.message
+        );
     }
 }
 
@@ -457,11 +462,18 @@ fn two_tokens_in_one_header_are_malformed() {
     let value = format!("Bearer {token}, Bearer {token}");
     let denial = denial(verifier().verify(Some(value.as_bytes())));
     assert_eq!(denial.reason, Reason::Malformed);
-    assert!(denial.message.contains("send exactly one token"), "{}", denial.message);
+    assert!(
+        denial.message.contains("send exactly one token"),
+        "{}",
+        denial.message
+    );
 }
 
 #[test]
 fn only_spaces_and_tabs_follow_bearer() {
     let value = format!("Bearer\x0c{}", valid_token());
-    assert_eq!(denial(verifier().verify(Some(value.as_bytes()))).reason, Reason::Missing);
+    assert_eq!(
+        denial(verifier().verify(Some(value.as_bytes()))).reason,
+        Reason::Missing
+    );
 }
