@@ -180,6 +180,8 @@ impl Verified {
 }
 
 /// Formats a JSON value for a host: strings unquoted, others as JSON.
+// NOTE: integers beyond the 64-bit range pass through f64, so such a claim
+// comes out rounded (99999999999999999999999 becomes 1e+23).
 pub fn value_text(value: &Value) -> Cow<'_, str> {
     match value {
         Value::String(text) => Cow::Borrowed(text),
