@@ -20,6 +20,12 @@
 /* room for the longest jwtguard_result_message() text */
 #define NGX_HTTP_JWTGUARD_RESULT_LEN     128
 
+/*
+ * most "jwt rejected" lines a worker writes per second; a flood of bad
+ * tokens would otherwise cost a log write each, more than rejecting them
+ */
+#define NGX_HTTP_JWTGUARD_REJECT_LOG_RATE  100
+
 
 /* the inputs a verifier is built from, compared to share verifiers */
 typedef struct {
@@ -662,6 +668,12 @@ ngx_http_jwtguard_set_challenge(ngx_http_request_t *r,
 }
 
 
+/* per worker: the second being counted and its "jwt rejected" lines */
+static time_t      ngx_http_jwtguard_reject_second;
+static ngx_uint_t  ngx_http_jwtguard_reject_lines;
+static ngx_uint_t  ngx_http_jwtguard_reject_unlogged;
+
+
 static void
 ngx_http_jwtguard_log_denial(ngx_http_request_t *r,
     ngx_http_jwtguard_ctx_t *ctx)
@@ -696,6 +708,27 @@ ngx_http_jwtguard_log_denial(ngx_http_request_t *r,
     if (jwtguard_reason_name(code, &text, &len) == JWTGUARD_RESULT_OK) {
         reason.data = (u_char *) text;
         reason.len = len;
+    }
+
+    if (ngx_time() != ngx_http_jwtguard_reject_second) {
+        ngx_http_jwtguard_reject_second = ngx_time();
+        ngx_http_jwtguard_reject_lines = 0;
+    }
+
+    if (ngx_http_jwtguard_reject_lines++
+        >= NGX_HTTP_JWTGUARD_REJECT_LOG_RATE)
+    {
+        ngx_http_jwtguard_reject_unlogged++;
+        return;
+    }
+
+    if (ngx_http_jwtguard_reject_unlogged) {
+        ngx_log_error(NGX_LOG_ERR, &log, 0,
+                      "jwt rejected (%V): %V; %ui earlier rejections "
+                      "were not logged", &reason, &message,
+                      ngx_http_jwtguard_reject_unlogged);
+        ngx_http_jwtguard_reject_unlogged = 0;
+        return;
     }
 
     ngx_log_error(NGX_LOG_ERR, &log, 0, "jwt rejected (%V): %V",

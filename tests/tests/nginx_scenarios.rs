@@ -538,3 +538,27 @@ fn base64url_encoding_matches_rfc() {
     }
     assert_eq!(base64url(&[0xfb, 0xff]), "-_8");
 }
+
+/// A flood of rejected tokens writes at most 100 "jwt rejected" lines a
+/// second per worker; the next line written counts the ones left out.
+#[test]
+fn rejection_log_lines_are_rate_limited() {
+    let upstream = EchoUpstream::start();
+    let nginx = guarded(&inline_policy(TokenIn::Header), &upstream).start();
+    let rejected = request("/api", Some(&format!("Bearer {}", expired_token())));
+    let started = std::time::Instant::now();
+    for _ in 0..300 {
+        assert_eq!(send_raw(nginx.port(), &rejected).status, 403);
+    }
+    let elapsed = started.elapsed();
+    let seconds = elapsed.as_secs() as usize + 1;
+    let lines = log_lines(&nginx, "jwt rejected (expired)").len();
+    assert!(lines <= 100 * seconds, "{lines} lines in {elapsed:?}");
+    if elapsed < std::time::Duration::from_millis(900) {
+        thread::sleep(std::time::Duration::from_millis(1100));
+        assert_eq!(send_raw(nginx.port(), &rejected).status, 403);
+        let summary = log_lines(&nginx, "earlier rejections were not logged");
+        assert_eq!(summary.len(), 1, "{}", nginx.error_log());
+        assert!(summary[0].contains("; 200 earlier"), "{}", summary[0]);
+    }
+}
