@@ -340,13 +340,20 @@ impl RemoteKeys {
                 Ok((keys, warnings)) => self.store(&mut state, keys, warnings),
                 Err(cause) => self.record_failure(&mut state, cause),
             };
+            drop(state);
+            // Log before waking waiters, so a host that sees the outcome
+            // also finds its log lines.
+            for (level, message) in records {
+                self.emit(level, &message);
+            }
+            let state = self.state.lock();
+            if state.epoch != epoch {
+                return;
+            }
             self.generation.fetch_add(1, Ordering::AcqRel);
             self.fetches.fetch_add(1, Ordering::Relaxed);
             self.changed.notify_all();
             drop(state);
-            for (level, message) in records {
-                self.emit(level, &message);
-            }
             if let Some(on_change) = &self.on_change {
                 on_change();
             }
