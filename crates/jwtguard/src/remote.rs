@@ -440,13 +440,17 @@ impl RemoteKeys {
         let retry_at = later(now, delay);
         state.retry_at = Some(retry_at);
         if !self.cache_duration.is_zero() {
-            // Retry sooner than the backoff if the cached keys expire first.
+            // Retry at the expiry of the cached keys if it comes before the
+            // backoff ends; keys already expired wait for the backoff.
             let expires_at = self
                 .current
                 .read()
                 .as_ref()
                 .map(|snapshot| snapshot.expires_at);
-            state.next_fetch_at = Some(expires_at.map_or(retry_at, |at| at.max(now).min(retry_at)));
+            state.next_fetch_at = Some(match expires_at {
+                Some(at) if at > now => at.min(retry_at),
+                _ => retry_at,
+            });
         }
         let repeated = state.last_error.as_deref() == Some(cause.as_str());
         let count = state.failures_in_row;

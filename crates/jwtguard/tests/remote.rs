@@ -468,3 +468,27 @@ fn credentials_in_uri_are_not_logged() {
     assert!(text.contains("failed: HTTP status 500"), "{text}");
     assert!(!text.contains("s3cret") && !text.contains("k3y"), "{text}");
 }
+
+#[test]
+fn failures_after_expiry_keep_backing_off() {
+    let server = KeyServer::start();
+    server.set_route(PATH, Route::json(jwks(&["a"])));
+    let fetch = FetchOptions {
+        backoff_initial: Duration::from_millis(100),
+        backoff_max: Duration::from_millis(200),
+        ..fast_fetch()
+    };
+    let verifier = remote_verifier(&server, "100ms", fetch);
+    assert_allowed(&verifier, "a");
+    server.set_route(PATH, Route::new(500, "text/plain", "down"));
+    std::thread::sleep(Duration::from_millis(1200));
+    verifier.stop();
+    // One second of failures with delays of 50 to 200 ms is at most about
+    // 20 fetches; a retry loop without backoff makes thousands.
+    let fetches = server.request_count(PATH);
+    assert!(fetches <= 25, "{fetches} fetches in 1.2 s");
+    assert!(
+        fetches >= 3,
+        "only {fetches} fetches: no retries after expiry"
+    );
+}
