@@ -39,6 +39,11 @@ pub fn parse_nginx_time(text: &str) -> Result<Duration, String> {
         let unit = &rest[..unit_len];
         rest = rest[unit_len..].trim_start();
         let (index, scale) = if unit.is_empty() {
+            if rest.starts_with(|c: char| c.is_ascii_alphabetic()) {
+                return Err(format!(
+                    "{text:?}: write the unit right after its number, as in \"12h\""
+                ));
+            }
             if !rest.is_empty() {
                 return Err(format!("{text:?}: a number without a unit must come last"));
             }

@@ -43,7 +43,7 @@ pub use policy::{
     TokenLocation, TokenSource,
 };
 pub use remote::KeyStats;
-pub use verifier::{Loaded, Verifier};
+pub use verifier::{Loaded, MAX_POLICY_FILE_BYTES, Verifier};
 pub use verify::{Decision, Denial, Pending, Reason, Verified, value_text};
 
 /// Runs the Rust examples of the repository's README as doctests.

@@ -243,7 +243,7 @@ fn parse_key_spec(
     let keys_path = format!("{path}.jwksKeys");
     let duration_path = format!("{path}.cacheKeysDuration");
     let uri = optional_string(action, "jwksURI", &uri_path)?;
-    let duration_text = optional_string(action, "cacheKeysDuration", &duration_path)?;
+    let duration = action.get("cacheKeysDuration");
     match (uri, action.get("jwksKeys")) {
         (Some(_), Some(_)) => Err(Error::policy(
             path,
@@ -251,14 +251,17 @@ fn parse_key_spec(
         )),
         (None, None) => Err(Error::policy(
             path,
-            "has no key source; add \"jwksURI\" (a JWK Set URL) or \"jwksKeys\" (inline keys)",
+            format!(
+                "has no key source; add \"jwksURI\" (a JWK Set URL) or \"jwksKeys\" (inline \
+                 keys){}",
+                near_miss_hint(action, &["jwksURI", "jwksKeys"])
+            ),
         )),
         (Some(uri), None) => {
             check_uri(uri, &uri_path, warnings)?;
-            let cache_duration = match duration_text {
+            let cache_duration = match duration {
                 None => DEFAULT_CACHE_KEYS_DURATION,
-                Some(text) => parse_nginx_time(text)
-                    .map_err(|message| Error::policy(&duration_path, message))?,
+                Some(value) => parse_cache_duration(value, &duration_path, warnings)?,
             };
             Ok(KeySpec::Remote {
                 uri: uri.to_owned(),
@@ -266,7 +269,7 @@ fn parse_key_spec(
             })
         }
         (None, Some(keys)) => {
-            if duration_text.is_some() {
+            if duration.is_some() {
                 warnings.push(format!(
                     "{duration_path}: ignored, because the keys are inline in \"jwksKeys\""
                 ));
@@ -294,14 +297,62 @@ fn parse_key_spec(
     }
 }
 
+/// Reads `cacheKeysDuration`: NGINX time text, or a whole number of
+/// seconds. Warns about durations that make workers refetch often.
+fn parse_cache_duration(value: &Value, path: &str, warnings: &mut Vec<String>) -> Result<Duration> {
+    let duration = match value {
+        Value::String(text) => {
+            parse_nginx_time(text).map_err(|message| Error::policy(path, message))?
+        }
+        Value::Number(number) => match number.as_u64() {
+            Some(seconds) => Duration::from_secs(seconds),
+            None => {
+                let message = format!(
+                    "{number} is not a whole number of seconds; use a time such as \"12h\""
+                );
+                return Err(Error::policy(path, message));
+            }
+        },
+        other => {
+            let message = format!("{other} is not a time; use a string such as \"12h\"");
+            return Err(Error::policy(path, message));
+        }
+    };
+    if duration.is_zero() {
+        warnings.push(format!(
+            "{path}: 0 disables caching, so every request waits for a key set fetch"
+        ));
+    } else if duration < Duration::from_secs(60) {
+        warnings.push(format!(
+            "{path}: {duration:?} makes every worker refetch the key set that often (at most \
+             once a second); use minutes or hours unless the key server expects this load"
+        ));
+    }
+    Ok(duration)
+}
+
+/// Returns ` (found "X": did you mean "Y"?)` for an unknown member that
+/// nearly matches one of `wanted`, or an empty string.
+fn near_miss_hint(object: &Map<String, Value>, wanted: &[&str]) -> String {
+    object
+        .keys()
+        .filter(|name| !wanted.contains(&name.as_str()))
+        .find_map(|name| {
+            let lower = name.to_lowercase();
+            wanted
+                .iter()
+                .find(|candidate| strsim::levenshtein(&lower, &candidate.to_lowercase()) <= 2)
+                .map(|candidate| format!(" (found \"{name}\": did you mean \"{candidate}\"?)"))
+        })
+        .unwrap_or_default()
+}
+
 /// Checks `jwksURI`. Messages show the URL without credentials or query.
 fn check_uri(uri: &str, path: &str, warnings: &mut Vec<String>) -> Result<()> {
-    let parsed: ureq::http::Uri = uri.parse().map_err(|err| {
-        Error::policy(
-            path,
-            format!("{} is not a valid URL: {err}", json::printable(uri)),
-        )
-    })?;
+    // The value may hold credentials, so an unparsable one is not echoed.
+    let parsed: ureq::http::Uri = uri
+        .parse()
+        .map_err(|err| Error::policy(path, format!("is not a valid URL ({err})")))?;
     let shown = redact_uri(uri);
     let scheme = parsed.scheme_str().map(str::to_ascii_lowercase);
     match scheme.as_deref() {
@@ -312,7 +363,7 @@ fn check_uri(uri: &str, path: &str, warnings: &mut Vec<String>) -> Result<()> {
         _ => {
             return Err(Error::policy(
                 path,
-                format!("{} must be an http or https URL", json::printable(uri)),
+                format!("\"{shown}\" must be an http or https URL"),
             ));
         }
     }
@@ -628,7 +679,7 @@ mod tests {
             (wrap(json!({"jwksURI": "ftp://idp/jwks"})),
              format!("{ENTRY_PATH}.jwksURI: \"ftp://idp/jwks\" must be an http or https URL")),
             (wrap(json!({"jwksURI": "not a url"})),
-             format!("{ENTRY_PATH}.jwksURI: \"not a url\" is not a valid URL")),
+             format!("{ENTRY_PATH}.jwksURI: is not a valid URL (invalid uri character)")),
             (wrap(json!({"jwksURI": "https://idp/jwks", "cacheKeysDuration": "12x"})),
              format!("{ENTRY_PATH}.cacheKeysDuration: \"12x\": unknown unit \"x\"; use ms s m h d w M y")),
             (wrap(json!({"jwksURI": "https://idp/jwks", "jwksKeys": keys()})),
@@ -646,6 +697,16 @@ mod tests {
             (json!({"policies": {}}),
              "policies.oauth2-jwt-assertion: is missing; add one entry with an \"action\" object".into()),
             (json!([]), "$: the policy document must be a JSON object".into()),
+            (wrap(json!({"jwksURI": "ftp://admin:pw@idp/jwks?key=s3cret"})),
+             format!("{ENTRY_PATH}.jwksURI: \"ftp://idp/jwks?…\" must be an http or https URL")),
+            (wrap(json!({"jwksUri": "https://idp/jwks"})),
+             format!("{ENTRY_PATH}: has no key source; add \"jwksURI\" (a JWK Set URL) or \"jwksKeys\" (inline keys) (found \"jwksUri\": did you mean \"jwksURI\"?)")),
+            (wrap(json!({"jwksURI": "https://idp/jwks", "cacheKeysDuration": 1.5})),
+             format!("{ENTRY_PATH}.cacheKeysDuration: 1.5 is not a whole number of seconds")),
+            (wrap(json!({"jwksURI": "https://idp/jwks", "cacheKeysDuration": true})),
+             format!("{ENTRY_PATH}.cacheKeysDuration: true is not a time")),
+            (wrap(json!({"jwksURI": "https://idp/jwks", "cacheKeysDuration": "12 hours"})),
+             format!("{ENTRY_PATH}.cacheKeysDuration: \"12 hours\": write the unit right after its number")),
             (wrap(json!({"jwksURI": "https://idp:99999/jwks"})),
              format!("{ENTRY_PATH}.jwksURI: \"https://idp/jwks\" has a port outside 1-65535")),
             (json!({"a": {"policies": {}}, "b": {"policies": {}}}),
@@ -659,6 +720,39 @@ mod tests {
                 message.starts_with(&expected),
                 "got {message:?}, expected {expected:?}"
             );
+        }
+    }
+
+    #[test]
+    fn cache_duration_forms_and_warnings() {
+        let cases = [
+            (json!("12h"), Duration::from_secs(43_200), None),
+            (json!(90), Duration::from_secs(90), None),
+            (json!(0), Duration::ZERO, Some("0 disables caching")),
+            (json!("0"), Duration::ZERO, Some("0 disables caching")),
+            (
+                json!("30s"),
+                Duration::from_secs(30),
+                Some("30s makes every worker refetch"),
+            ),
+        ];
+        for (value, expected, warning) in cases {
+            let (policy, warnings) = parse(&wrap(
+                json!({"jwksURI": "https://idp/jwks", "cacheKeysDuration": value}),
+            ));
+            let KeySpec::Remote { cache_duration, .. } = policy.unwrap().keys else {
+                panic!("remote")
+            };
+            assert_eq!(cache_duration, expected, "{value}");
+            match warning {
+                Some(text) => assert!(
+                    warnings.len() == 1
+                        && warnings[0]
+                            .starts_with(&format!("{ENTRY_PATH}.cacheKeysDuration: {text}")),
+                    "{value}: {warnings:?}"
+                ),
+                None => assert!(warnings.is_empty(), "{value}: {warnings:?}"),
+            }
         }
     }
 

@@ -92,6 +92,9 @@ pub(crate) struct RemoteKeys {
     current: RwLock<Option<Arc<Snapshot>>>,
     state: Mutex<State>,
     changed: Condvar,
+    /// Held while the fetch thread runs host callbacks, so `stop` can wait
+    /// for one in progress and none starts after it.
+    in_callbacks: Mutex<()>,
     fetches: AtomicU64,
     failures: AtomicU64,
     last_success_unix: AtomicU64,
@@ -130,6 +133,7 @@ impl RemoteKeys {
             current: RwLock::new(None),
             state: Mutex::new(State::default()),
             changed: Condvar::new(),
+            in_callbacks: Mutex::new(()),
             fetches: AtomicU64::new(0),
             failures: AtomicU64::new(0),
             last_success_unix: AtomicU64::new(0),
@@ -150,6 +154,11 @@ impl RemoteKeys {
             return Ok(());
         }
         let inherited = running_in != 0;
+        if inherited && self.in_callbacks.is_locked() {
+            // SAFETY: as in `lock_state_after_fork`, a lock held at the fork
+            // belongs to a parent thread that does not exist in this child.
+            unsafe { self.in_callbacks.force_unlock() };
+        }
         let mut state = self.lock_state_after_fork(inherited);
         if inherited {
             // The parent's thread and handle do not exist in this process.
@@ -191,24 +200,31 @@ impl RemoteKeys {
         self.state.lock()
     }
 
-    /// Stops the fetch thread, waiting at most one second. A fetch still in
-    /// progress then is abandoned: its thread exits by itself when the
-    /// fetch's own timeout ends, and touches no shared state after `stop`.
+    /// Stops the fetch thread. An idle thread is joined, which takes
+    /// milliseconds. A thread in the middle of a fetch is left to end by
+    /// itself when the fetch does, and touches no shared state and calls no
+    /// host callback after `stop` returns. Callbacks must not call `stop`.
     // NOTE: ureq offers no way to cancel a blocking fetch, so such a thread
     // can outlive `stop` by up to the fetch timeout (10 s by default).
     pub(crate) fn stop(&self) {
-        let thread = {
+        let (thread, fetching) = {
             let mut state = self.state.lock();
             state.epoch += 1;
+            let fetching = state.in_flight;
             state.in_flight = false;
             self.running_in.store(0, Ordering::Release);
             self.changed.notify_all();
-            state.thread.take()
+            (state.thread.take(), fetching)
         };
+        // Wait for a callback in progress; the epoch stops any later one.
+        drop(self.in_callbacks.lock());
         let Some(thread) = thread else { return };
+        if fetching {
+            return;
+        }
         let deadline = Instant::now() + Duration::from_secs(1);
         while !thread.is_finished() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(5));
+            std::thread::sleep(Duration::from_millis(1));
         }
         if thread.is_finished() {
             let _ = thread.join();
@@ -254,7 +270,7 @@ impl RemoteKeys {
             Some(snapshot) if now < snapshot.drop_at => Lookup::Ready(snapshot),
             _ if generation == 1 => Lookup::Pending(generation),
             Some(_) => Lookup::Unavailable("the cached keys are older than the maximum staleness"),
-            None => Lookup::Unavailable("no key set: the last fetch failed, see the error log"),
+            None => Lookup::Unavailable("no key set: the last fetch failed, see the logged cause"),
         }
     }
 
@@ -271,7 +287,7 @@ impl RemoteKeys {
             return Lookup::Ready(snapshot);
         }
         if waited != 0 && generation > waited {
-            return Lookup::Unavailable("no key set: the last fetch failed, see the error log");
+            return Lookup::Unavailable("no key set: the last fetch failed, see the logged cause");
         }
         let mut state = self.state.lock();
         if state.retry_at.is_some_and(|at| Instant::now() < at) && !state.in_flight {
@@ -341,6 +357,10 @@ impl RemoteKeys {
                 Err(cause) => self.record_failure(&mut state, cause),
             };
             drop(state);
+            let callbacks = self.in_callbacks.lock();
+            if self.state.lock().epoch != epoch {
+                return;
+            }
             // Log before waking waiters, so a host that sees the outcome
             // also finds its log lines.
             for (level, message) in records {
@@ -357,6 +377,7 @@ impl RemoteKeys {
             if let Some(on_change) = &self.on_change {
                 on_change();
             }
+            drop(callbacks);
         }
     }
 

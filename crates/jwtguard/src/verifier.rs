@@ -1,5 +1,6 @@
 //! The verifier: a loaded policy with its keys prepared.
 
+use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -12,6 +13,10 @@ use crate::options::Options;
 use crate::policy::{KeySpec, Policy, TokenLocation};
 use crate::remote::{KeyStats, Lookup, RemoteKeys};
 use crate::verify::{self, Checks, Decision, Denial, Outcome, Pending, Reason};
+
+/// Largest policy file [`Verifier::from_file`] reads: 16 MiB, far above any
+/// real policy, so a device or a runaway file cannot exhaust memory.
+pub const MAX_POLICY_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// A policy loaded into an immutable, thread-safe verifier.
 ///
@@ -93,24 +98,14 @@ impl Verifier {
             KeySpec::Remote {
                 uri,
                 cache_duration,
-            } => {
-                if !cache_duration.is_zero() && cache_duration < Duration::from_secs(60) {
-                    warnings.push(format!(
-                        "cacheKeysDuration: {cache_duration:?} makes every worker refetch the key \
-                         set about every {:?}; use minutes or hours unless the key server expects \
-                         this load",
-                        cache_duration.max(options.fetch.min_refresh_interval)
-                    ));
-                }
-                Keys::Remote(Arc::new(RemoteKeys::new(
-                    uri,
-                    cache_duration,
-                    options.fetch.clone(),
-                    options.max_keys,
-                    options.log.clone(),
-                    options.on_keys_change.clone(),
-                )?))
-            }
+            } => Keys::Remote(Arc::new(RemoteKeys::new(
+                uri,
+                cache_duration,
+                options.fetch.clone(),
+                options.max_keys,
+                options.log.clone(),
+                options.on_keys_change.clone(),
+            )?)),
         };
         let realm = options
             .realm
@@ -141,15 +136,33 @@ impl Verifier {
         })
     }
 
-    /// Loads a policy document from a file.
+    /// Loads a policy document from a regular file of at most
+    /// [`MAX_POLICY_FILE_BYTES`].
     pub fn from_file(path: impl AsRef<Path>, options: Options) -> Result<Loaded> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| {
+        let io_error = |source| {
             Error::new(ErrorKind::Io {
                 path: path.to_owned(),
                 source,
             })
-        })?;
+        };
+        let file = std::fs::File::open(path).map_err(io_error)?;
+        let metadata = file.metadata().map_err(io_error)?;
+        if !metadata.is_file() {
+            let message = format!("{} is not a regular file", path.display());
+            return Err(Error::policy("$", message));
+        }
+        let mut bytes = Vec::new();
+        file.take(MAX_POLICY_FILE_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io_error)?;
+        if bytes.len() as u64 > MAX_POLICY_FILE_BYTES {
+            let message = format!(
+                "{} is larger than {MAX_POLICY_FILE_BYTES} bytes",
+                path.display()
+            );
+            return Err(Error::policy("$", message));
+        }
         Verifier::from_json(&bytes, options)
     }
 
@@ -317,8 +330,11 @@ impl Verifier {
 
     fn deny(&self, reason: Reason, message: String) -> Decision {
         let shared = &self.shared;
+        // A key set outage is no fault of the token, so its challenge
+        // carries no invalid_token error that would make a client drop it.
         let (status, challenge) = match reason {
             Reason::Missing => (shared.not_supplied_status, &shared.missing_challenge),
+            Reason::KeysUnavailable => (shared.no_match_status, &shared.missing_challenge),
             _ => (shared.no_match_status, &shared.invalid_challenge),
         };
         Decision::Deny(Denial {

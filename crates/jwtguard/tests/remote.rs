@@ -217,6 +217,13 @@ fn server_down_at_start_fails_closed_then_recovers() {
     server.set_route(PATH, Route::new(503, "text/plain", "unavailable"));
     let verifier = remote_verifier(&server, "12h", fast_fetch());
     assert_denied(&verifier, "a", Reason::KeysUnavailable);
+    let Decision::Deny(denial) = decide(&verifier, "a") else {
+        panic!("must deny")
+    };
+    assert_eq!(
+        &*denial.www_authenticate, "Bearer",
+        "an outage is no fault of the token"
+    );
     server.set_route(PATH, Route::json(jwks(&["a"])));
     assert!(eventually(Duration::from_secs(3), || matches!(
         decide(&verifier, "a"),
