@@ -780,6 +780,20 @@ jwtguard_result jwtguard_verifier_verify(const struct jwtguard_verifier *verifie
                                          struct jwtguard_decision **decision_out);
 
 /**
+ * Stores in `*decision_out` a denial for a request that gave up waiting
+ * for remote keys: reason `JWTGUARD_REASON_KEYS_UNAVAILABLE`, the policy's
+ * noMatch status and its challenge, as the library itself answers when a
+ * fetch fails. A host that bounds its wait for a pending decision uses it,
+ * so every host gives the same answer. The caller frees the decision with
+ * `jwtguard_decision_free`. `message` (need not be UTF-8; invalid bytes are
+ * replaced) says why, for logs. Thread-safe.
+ */
+jwtguard_result jwtguard_verifier_deny_unavailable(const struct jwtguard_verifier *verifier,
+                                                   const uint8_t *message,
+                                                   size_t message_len,
+                                                   struct jwtguard_decision **decision_out);
+
+/**
  * Returns the readiness generation, which changes each time a key set
  * fetch ends. It is always 1 for inline keys, and 0 when `verifier` is
  * NULL. Cheap enough to poll. Thread-safe.

@@ -94,6 +94,8 @@ static ngx_int_t ngx_http_jwtguard_verify(ngx_http_request_t *r,
     ngx_str_t *source);
 static ngx_int_t ngx_http_jwtguard_decide(ngx_http_request_t *r,
     ngx_http_jwtguard_ctx_t *ctx);
+static jwtguard_decision *ngx_http_jwtguard_unavailable(ngx_http_request_t *r,
+    ngx_http_jwtguard_policy_t *policy);
 static ngx_int_t ngx_http_jwtguard_wait(ngx_http_request_t *r,
     ngx_http_jwtguard_ctx_t *ctx, ngx_http_jwtguard_policy_t *policy,
     uint64_t generation);
@@ -126,6 +128,7 @@ static ngx_int_t ngx_http_jwtguard_header_variable(ngx_http_request_t *r,
 static ngx_int_t ngx_http_jwtguard_member_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, ngx_str_t *name, size_t prefix_len,
     ngx_http_jwtguard_member_pt get);
+static ngx_uint_t ngx_http_jwtguard_has_control(u_char *value, size_t len);
 static ngx_int_t ngx_http_jwtguard_payload_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static jwtguard_decision *ngx_http_jwtguard_allowed(ngx_http_request_t *r);
@@ -374,6 +377,7 @@ ngx_http_jwtguard_verify(ngx_http_request_t *r, ngx_http_jwtguard_ctx_t *ctx,
     ngx_http_jwtguard_policy_t *policy, ngx_str_t *source)
 {
     uint64_t            generation;
+    ngx_int_t           waited;
     ngx_log_t           log;
     ngx_str_t           text;
     jwtguard_result     rc;
@@ -409,7 +413,19 @@ ngx_http_jwtguard_verify(ngx_http_request_t *r, ngx_http_jwtguard_ctx_t *ctx,
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        return ngx_http_jwtguard_wait(r, ctx, policy, generation);
+        waited = ngx_http_jwtguard_wait(r, ctx, policy, generation);
+        if (waited != NGX_DECLINED) {
+            return waited;
+        }
+
+        /* the wait is over: deny as the library does when keys are missing */
+
+        decision = ngx_http_jwtguard_unavailable(r, policy);
+        if (decision == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        verdict = jwtguard_decision_verdict(decision);
     }
 
     ctx->pending_generation = 0;
@@ -464,11 +480,46 @@ ngx_http_jwtguard_decide(ngx_http_request_t *r, ngx_http_jwtguard_ctx_t *ctx)
 }
 
 
+static jwtguard_decision *
+ngx_http_jwtguard_unavailable(ngx_http_request_t *r,
+    ngx_http_jwtguard_policy_t *policy)
+{
+    u_char                        *last;
+    ngx_log_t                      log;
+    ngx_str_t                      text;
+    jwtguard_result                rc;
+    jwtguard_decision             *decision;
+    ngx_http_jwtguard_loc_conf_t  *jlcf;
+    u_char                         buf[NGX_HTTP_JWTGUARD_RESULT_LEN];
+
+    jlcf = ngx_http_get_module_loc_conf(r, ngx_http_jwtguard_module);
+
+    last = ngx_snprintf(buf, sizeof(buf),
+                        "the key set did not load within %M ms",
+                        jlcf->key_wait);
+
+    decision = NULL;
+
+    rc = jwtguard_verifier_deny_unavailable(policy->verifier, buf,
+                                            last - buf, &decision);
+
+    if (rc != JWTGUARD_RESULT_OK) {
+        ngx_http_jwtguard_result_text(rc, buf, &text);
+        ngx_http_jwtguard_request_log(r, policy, &log);
+        ngx_log_error(NGX_LOG_ALERT, &log, 0,
+                      "jwtguard_verifier_deny_unavailable() failed: %V",
+                      &text);
+        return NULL;
+    }
+
+    return decision;
+}
+
+
 static ngx_int_t
 ngx_http_jwtguard_wait(ngx_http_request_t *r, ngx_http_jwtguard_ctx_t *ctx,
     ngx_http_jwtguard_policy_t *policy, uint64_t generation)
 {
-    ngx_log_t                      log;
     ngx_msec_int_t                 remaining;
     ngx_http_jwtguard_loc_conf_t  *jlcf;
 
@@ -481,14 +532,8 @@ ngx_http_jwtguard_wait(ngx_http_request_t *r, ngx_http_jwtguard_ctx_t *ctx,
     remaining = (ngx_msec_int_t) (ctx->wait_deadline - ngx_current_msec);
 
     if (remaining <= 0) {
-        ngx_http_jwtguard_request_log(r, policy, &log);
-        ngx_log_error(NGX_LOG_ERR, &log, 0,
-                      "jwt not verified: key set not loaded within %M ms",
-                      jlcf->key_wait);
-
         ctx->pending_generation = 0;
-
-        return NGX_HTTP_SERVICE_UNAVAILABLE;
+        return NGX_DECLINED;
     }
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -946,15 +991,12 @@ ngx_http_jwtguard_member_variable(ngx_http_request_t *r,
     }
 
     /*
-     * a string with CR, LF or NUL would split a header built from it,
-     * so such a value reads as not found
+     * a control character would split a header built from the value (CR,
+     * LF, NUL) or break a strict upstream parser (the others, DEL too),
+     * so such a value reads as not found; a tab is allowed
      */
 
-    if (ngx_strlchr((u_char *) value, (u_char *) value + len, CR) != NULL
-        || ngx_strlchr((u_char *) value, (u_char *) value + len, LF) != NULL
-        || ngx_strlchr((u_char *) value, (u_char *) value + len, '\0')
-           != NULL)
-    {
+    if (ngx_http_jwtguard_has_control((u_char *) value, len)) {
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "jwtguard variable \"%V\" has a control character",
                        name);
@@ -969,6 +1011,21 @@ ngx_http_jwtguard_member_variable(ngx_http_request_t *r,
     v->data = (u_char *) value;
 
     return NGX_OK;
+}
+
+
+static ngx_uint_t
+ngx_http_jwtguard_has_control(u_char *value, size_t len)
+{
+    size_t  i;
+
+    for (i = 0; i < len; i++) {
+        if ((value[i] < 0x20 && value[i] != '\t') || value[i] == 0x7f) {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 

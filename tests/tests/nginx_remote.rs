@@ -220,8 +220,11 @@ fn stale_keys_after_server_goes_down() {
     }
 }
 
+/// A request that waits longer than `jwtguard_key_wait` gets the answer the
+/// library gives when keys are missing: the noMatch status, reason
+/// `keys_unavailable`, and a challenge without `invalid_token`.
 #[test]
-fn key_wait_limit_gives_503() {
+fn key_wait_limit_denies_keys_unavailable() {
     let key_server = KeyServer::start();
     key_server.set_route(JWKS_PATH, Route::hang());
     let upstream = EchoUpstream::start();
@@ -232,9 +235,10 @@ fn key_wait_limit_gives_503() {
 
     let (response, elapsed) = timed_send(nginx.port(), &request("/api", Some(&valid)));
     assert_eq!(
-        response.status, 503,
+        response.status, 403,
         "keys still loading after jwtguard_key_wait"
     );
+    assert_eq!(response.header("WWW-Authenticate"), Some("Bearer"));
     assert!(
         elapsed >= Duration::from_millis(900),
         "responded after {elapsed:?}"
@@ -244,8 +248,13 @@ fn key_wait_limit_gives_503() {
         "responded after {elapsed:?}"
     );
 
-    let lines = log_lines(&nginx, "key set not loaded within 1000 ms");
+    let lines = log_lines(&nginx, "jwt rejected (keys_unavailable)");
     assert_eq!(lines.len(), 1, "{}", nginx.error_log());
+    assert!(
+        lines[0].contains("did not load within 1000 ms"),
+        "{}",
+        lines[0]
+    );
     assert!(lines[0].contains("[error]"), "{}", lines[0]);
 }
 

@@ -494,11 +494,15 @@ fn manifest_token(manifest: &Value, name: &str) -> String {
 fn variables_with_line_breaks() {
     let issuer = Ed25519Issuer::generate();
     let payload = "{\r\n  \"sub\": \"user-9\",\n  \"note\": \"a\\r\\nInjected: yes\",\n  \
+                   \"vt\": \"a\\u000bb\", \"del\": \"a\\u007fb\", \"tab\": \"a\\tb\",\n  \
                    \"exp\": 4102444800\n}";
     let token = issuer.token(payload);
     let upstream = EchoUpstream::start();
     let location = "
         proxy_set_header X-Note $jwt_claim_note;
+        proxy_set_header X-Vt $jwt_claim_vt;
+        proxy_set_header X-Del $jwt_claim_del;
+        proxy_set_header X-Tab $jwt_claim_tab;
         proxy_set_header X-Payload $jwt_payload;";
     let nginx = guarded(&issuer.policy(), &upstream)
         .var("LOCATION", location)
@@ -514,6 +518,9 @@ fn variables_with_line_breaks() {
         assert_eq!(echoed.header("x-sub"), Some("user-9"));
         assert_eq!(echoed.header("x-note"), None, "claim with CR LF");
         assert_eq!(echoed.header("injected"), None, "no header injected");
+        assert_eq!(echoed.header("x-vt"), None, "claim with a vertical tab");
+        assert_eq!(echoed.header("x-del"), None, "claim with DEL");
+        assert_eq!(echoed.header("x-tab"), Some("a\tb"), "a tab is allowed");
         let forwarded = echoed.header("x-payload").expect("X-Payload");
         assert!(!forwarded.contains(['\r', '\n']), "{forwarded:?}");
         let parsed: Value = serde_json::from_str(forwarded).expect("X-Payload is JSON");

@@ -281,6 +281,31 @@ pub extern "C" fn jwtguard_verifier_verify(
     }
 }
 
+/// Stores in `*decision_out` a denial for a request that gave up waiting
+/// for remote keys: reason `JWTGUARD_REASON_KEYS_UNAVAILABLE`, the policy's
+/// noMatch status and its challenge, as the library itself answers when a
+/// fetch fails. A host that bounds its wait for a pending decision uses it,
+/// so every host gives the same answer. The caller frees the decision with
+/// `jwtguard_decision_free`. `message` (need not be UTF-8; invalid bytes are
+/// replaced) says why, for logs. Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn jwtguard_verifier_deny_unavailable(
+    verifier: *const jwtguard_verifier,
+    message: *const u8,
+    message_len: usize,
+    decision_out: *mut *mut jwtguard_decision,
+) -> jwtguard_result {
+    ffi_panic_boundary! {
+        let inner = try_ref!(verifier);
+        try_non_null!(decision_out);
+        let message = String::from_utf8_lossy(try_slice!(message, message_len));
+        let decision = inner.verifier.deny_unavailable(message);
+        // SAFETY: `decision_out` was checked for NULL above.
+        unsafe { *decision_out = into_handle(DecisionInner::new(decision)) };
+        jwtguard_result::JWTGUARD_RESULT_OK
+    }
+}
+
 /// Returns the readiness generation, which changes each time a key set
 /// fetch ends. It is always 1 for inline keys, and 0 when `verifier` is
 /// NULL. Cheap enough to poll. Thread-safe.

@@ -795,6 +795,27 @@ test_deny(const test_args_t *args)
     test_deny_accessors(decision);
     jwtguard_decision_free(decision);
 
+    /* a host that gave up waiting for keys: noMatch, bare challenge */
+    decision = NULL;
+    CHECK(jwtguard_verifier_deny_unavailable(NULL, (const uint8_t *) "x", 1,
+                                             &decision)
+          == JWTGUARD_RESULT_NULL_PARAMETER);
+    CHECK(jwtguard_verifier_deny_unavailable(verifier, (const uint8_t *) "x",
+                                             1, NULL)
+          == JWTGUARD_RESULT_NULL_PARAMETER);
+    CHECK(jwtguard_verifier_deny_unavailable(verifier,
+                                             (const uint8_t *) "\xff wait",
+                                             6, &decision)
+          == JWTGUARD_RESULT_OK);
+    CHECK(jwtguard_decision_verdict(decision) == JWTGUARD_VERDICT_DENY);
+    CHECK(jwtguard_decision_status(decision) == 403);
+    CHECK(jwtguard_decision_reason(decision)
+          == JWTGUARD_REASON_KEYS_UNAVAILABLE);
+    CHECK(jwtguard_decision_www_authenticate(decision, &text, &len)
+          == JWTGUARD_RESULT_OK);
+    CHECK(text_equals(text, len, "Bearer"));
+    jwtguard_decision_free(decision);
+
     /* a token over the 16 KiB default limit is malformed */
     size = 20000;
     source = malloc(size + 1);
