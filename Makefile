@@ -73,6 +73,7 @@ lint:
 # The NGINX and Lua tests load the built module files, so build them first.
 test: lint module lua
 	$(CARGO) test --workspace
+	@echo "make test: all tests passed"
 
 install:
 	$(CARGO) build --release -p jwtguard-ffi

@@ -18,12 +18,6 @@ if [ -n "$missing" ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
 fi
 
-# The Debian package starts a system nginx on port 80; the tests and the
-# demo run their own nginx processes and need none.
-if command -v service >/dev/null 2>&1; then
-    service nginx stop >/dev/null 2>&1 || true
-fi
-
 if ! command -v cargo >/dev/null 2>&1; then
     echo "cargo is missing: install a Rust toolchain (rustup, 1.88 or newer)" >&2
     exit 1

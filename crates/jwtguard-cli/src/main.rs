@@ -123,6 +123,13 @@ fn verify(
         },
         ..Options::default()
     };
+    if !source && input.contains(' ') {
+        return Err(
+            "INPUT contains a space; to pass a header value such as \"Bearer eyJ...\", \
+                    add --source"
+                .into(),
+        );
+    }
     let verifier = load(policy, options)?;
     verifier.start().map_err(|err| err.to_string())?;
     let decision = decide(&verifier, input.as_bytes(), source, key_wait);

@@ -91,6 +91,14 @@ fn verify_denies_expired_token() {
 }
 
 #[test]
+fn verify_suggests_source_for_header_value() {
+    let (policy, header) = case_files("900");
+    let output = run(&["verify", &policy, &header]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("add --source"));
+}
+
+#[test]
 fn verify_reports_bad_leeway() {
     let (policy, header) = case_files("900");
     let output = run(&["verify", "--leeway", "5x", &policy, &header]);
