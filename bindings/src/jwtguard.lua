@@ -11,23 +11,28 @@ local pcall = pcall
 local require = require
 local setmetatable = setmetatable
 local type = type
+local str_find = string.find
 local str_format = string.format
 local str_gsub = string.gsub
 local str_lower = string.lower
+local str_sub = string.sub
 
 local ngx = ngx
 local in_nginx = type(ngx) == "table" and type(ngx.get_phase) == "function"
-local ngx_exit, ngx_get_phase, ngx_header, ngx_log, ngx_now, ngx_sleep
-local ngx_timer_every, ngx_var
+local ngx_exit, ngx_get_phase, ngx_get_method, ngx_header, ngx_log
+local ngx_now, ngx_sleep, ngx_time, ngx_timer_at, ngx_timer_every, ngx_var
 local ngx_ERR, ngx_INFO, ngx_WARN
 local ngx_levels
 if in_nginx then
     ngx_exit = ngx.exit
     ngx_get_phase = ngx.get_phase
+    ngx_get_method = ngx.req.get_method
     ngx_header = ngx.header
     ngx_log = ngx.log
     ngx_now = ngx.now
     ngx_sleep = ngx.sleep
+    ngx_time = ngx.time
+    ngx_timer_at = ngx.timer.at
     ngx_timer_every = ngx.timer.every
     ngx_var = ngx.var
     ngx_ERR = ngx.ERR
@@ -53,6 +58,11 @@ local MAX_POLL = 0.05
 
 -- Interval of the timer that writes queued log records, in seconds.
 local LOG_FLUSH_INTERVAL = 1
+
+-- Maximum "request denied" lines at error level that a worker writes per
+-- second, as in the C module: a flood of bad tokens would otherwise cost a
+-- log write (and here a timer) each.
+local REJECT_LOG_RATE = 100
 
 -- Phases with a current request.
 local REQUEST_PHASES = {
@@ -104,6 +114,26 @@ do
 end
 
 
+-- The level of the error log that ngx.log would write to, from
+-- lua-resty-core, so that lines it would filter out cost no timer.
+local get_log_level
+if in_nginx then
+    local ok, errlog = pcall(require, "ngx.errlog")
+    if ok and type(errlog) == "table"
+       and type(errlog.get_sys_filter_level) == "function"
+    then
+        get_log_level = errlog.get_sys_filter_level
+    end
+end
+
+
+-- Per worker: the second being counted, the "request denied" lines at error
+-- level written in it, and the rejections not logged since the last line.
+local reject_second = 0
+local reject_lines = 0
+local reject_unlogged = 0
+
+
 local function check_self(self, name)
     if getmetatable(self) ~= mt then
         error(str_format("calling '%s' on bad self (verifier expected, "
@@ -128,6 +158,107 @@ end
 local function flush_timer(_, handle)
     if handle:pending_logs() > 0 then
         flush_logs(handle)
+    end
+end
+
+
+local function flush_once_timer(_, self)
+    self.flush_scheduled = false
+    flush_timer(nil, self.handle)
+end
+
+
+local function in_request()
+    return in_nginx and REQUEST_PHASES[ngx_get_phase()] == true
+end
+
+
+local function write_log_timer(_, level, message)
+    ngx_log(level, message)
+end
+
+
+-- Writes a log line now, or from a zero-delay timer while a request is
+-- current. nginx ends each line written during a request with the request
+-- line, query string included, so a token read from the query would reach
+-- the log. A timer runs outside the request, and its lines end with the
+-- client and server address instead. Returns false when the line was
+-- neither written nor scheduled.
+local function write_log(level, message)
+    if not in_request() then
+        ngx_log(level, message)
+        return true
+    end
+    if get_log_level and level > get_log_level() then
+        return true
+    end
+    local ok = ngx_timer_at(0, write_log_timer, level, message)
+    return ok ~= nil
+end
+
+
+-- Writes the fetch thread's queued records now, or from a zero-delay timer
+-- while a request is current, for the reason given at write_log. When no
+-- timer can be created, the records stay queued for the timer that start
+-- creates.
+local function flush_pending(self)
+    if not in_nginx or self.handle:pending_logs() == 0 then
+        return
+    end
+    if not in_request() then
+        flush_logs(self.handle)
+        return
+    end
+    if not self.flush_scheduled then
+        local ok = ngx_timer_at(0, flush_once_timer, self)
+        self.flush_scheduled = ok ~= nil
+    end
+end
+
+
+-- Returns the method and path of the current request for a log line, the
+-- path without the query string, which may contain the token.
+local function request_context()
+    local uri = ngx_var.request_uri or ""
+    local query_start = str_find(uri, "?", 1, true)
+    if query_start then
+        uri = str_sub(uri, 1, query_start - 1)
+    end
+    return str_format('request: "%s %s"', ngx_get_method(), uri)
+end
+
+
+-- Logs a denial of `access`: at info level for a missing token, and at
+-- error level, at most REJECT_LOG_RATE lines a second per worker, for the
+-- others. The next line written after a limited second counts the
+-- rejections it left out, as the C module does.
+local function log_denial(reason, status, message)
+    local line = str_format("jwtguard: request denied with status %d: %s: %s",
+                            status, reason, message)
+    if reason == "missing" then
+        write_log(ngx_INFO, line .. ", " .. request_context())
+        return
+    end
+
+    local now = ngx_time()
+    if now ~= reject_second then
+        reject_second = now
+        reject_lines = 0
+    end
+    if reject_lines >= REJECT_LOG_RATE then
+        reject_unlogged = reject_unlogged + 1
+        return
+    end
+    reject_lines = reject_lines + 1
+
+    if reject_unlogged > 0 then
+        line = str_format("%s; %d earlier rejections were not logged", line,
+                          reject_unlogged)
+    end
+    if write_log(ngx_ERR, line .. ", " .. request_context()) then
+        reject_unlogged = 0
+    else
+        reject_unlogged = reject_unlogged + 1
     end
 end
 
@@ -187,15 +318,14 @@ local function wait_and_retry(handle, method, input, generation)
 end
 
 
-local function decide(handle, method, input)
+local function decide(self, method, input)
+    local handle = self.handle
     local code, a, b, c, d = method(handle, input)
     if code == PENDING then
         code, a, b, c, d = wait_and_retry(handle, method, input, a)
     end
 
-    if in_nginx and handle:pending_logs() > 0 then
-        flush_logs(handle)
-    end
+    flush_pending(self)
 
     if code == ALLOW then
         return a
@@ -252,6 +382,7 @@ local function open(name, loader, input, options)
         query = source == "query",
         header_var = header_var,
         log_timer = false,
+        flush_scheduled = false,
     }
     return setmetatable(self, mt)
 end
@@ -276,14 +407,14 @@ function _M.verify(self, token)
                          .. "got %s)", type(token)), 2)
     end
 
-    return decide(self.handle, verify_token, token)
+    return decide(self, verify_token, token)
 end
 
 
 function _M.verify_request(self)
     check_self(self, "verify_request")
     local source = request_source(self, "verify_request")
-    return decide(self.handle, verify_source, source)
+    return decide(self, verify_source, source)
 end
 
 
@@ -297,15 +428,13 @@ function _M.access(self)
     end
 
     local claims, reason, status, message, challenge =
-        decide(self.handle, verify_source, source)
+        decide(self, verify_source, source)
     if claims then
         ngx.ctx.jwtguard_claims = claims
         return claims
     end
 
-    ngx_log(reason == "missing" and ngx_INFO or ngx_ERR,
-            "jwtguard: request denied with status ", status, ": ", reason,
-            ": ", message)
+    log_denial(reason, status, message)
     ngx_header["WWW-Authenticate"] = challenge
     return ngx_exit(status)
 end
@@ -329,8 +458,8 @@ function _M.start(self)
         if timer_ok then
             self.log_timer = true
         else
-            ngx_log(ngx_ERR, "jwtguard: failed to create the log timer: ",
-                    timer_err)
+            write_log(ngx_ERR, "jwtguard: failed to create the log timer: "
+                               .. timer_err)
         end
     end
     return true
@@ -339,11 +468,8 @@ end
 
 function _M.stop(self)
     check_self(self, "stop")
-    local handle = self.handle
-    handle:stop()
-    if in_nginx and handle:pending_logs() > 0 then
-        flush_logs(handle)
-    end
+    self.handle:stop()
+    flush_pending(self)
     return true
 end
 
