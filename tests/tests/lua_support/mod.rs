@@ -5,11 +5,14 @@
 #![allow(dead_code)]
 
 use std::os::unix::fs::symlink;
+use std::thread;
 use std::time::{Duration, Instant};
 
 use jwtguard_harness::{
-    EchoUpstream, EchoedRequest, Nginx, NginxBuilder, Response, lua_binding_path, send_raw,
+    Case, EchoUpstream, EchoedRequest, Nginx, NginxBuilder, Ports, Response, expired_token,
+    lua_binding_path, send_raw,
 };
+use serde_json::{Value, json};
 use tempfile::TempDir;
 
 /// Configuration that loads `policy.json` from the prefix in `init_by_lua_block`, starts the
@@ -140,4 +143,61 @@ pub fn log_lines(nginx: &Nginx, needle: &str) -> Vec<String> {
         .filter(|line| line.contains(needle))
         .map(str::to_string)
         .collect()
+}
+
+/// Waits up to `timeout` until the error log has at least `count` lines that contain
+/// `needle`, and returns those lines. The Lua module writes its lines from a zero-delay
+/// timer, which can run just after the response has been sent.
+pub fn wait_for_lines(nginx: &Nginx, needle: &str, count: usize, timeout: Duration) -> Vec<String> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let lines = log_lines(nginx, needle);
+        if lines.len() >= count || Instant::now() >= deadline {
+            return lines;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Returns the token after `Bearer` in the `Authorization` header of a conformance case's
+/// request.
+pub fn case_token(case_id: &str) -> String {
+    let request = String::from_utf8(Case::find(case_id).request(Ports::default()))
+        .expect("request.txt is UTF-8");
+    request
+        .lines()
+        .find_map(|line| line.strip_prefix("Authorization: Bearer "))
+        .map(|token| token.trim().to_string())
+        .unwrap_or_else(|| panic!("case {case_id} has no Authorization: Bearer header"))
+}
+
+/// Returns the valid RS256 token of case 903 with the signature of the expired token: well
+/// formed and signed with the same control key, but over another payload.
+pub fn bad_signature_token() -> String {
+    let valid = case_token("903");
+    let (signing_input, _) = valid.rsplit_once('.').expect("token has a signature");
+    let expired = expired_token();
+    let (_, signature) = expired.rsplit_once('.').expect("token has a signature");
+    format!("{signing_input}.{signature}")
+}
+
+/// Returns `policy` with the first policy entry's `tokenSuppliedIn` and `tokenName` set.
+pub fn with_token_location(policy: &str, supplied_in: &str, name: &str) -> String {
+    edit_action(policy, |action| {
+        action["tokenSuppliedIn"] = json!(supplied_in);
+        action["tokenName"] = json!(name);
+    })
+}
+
+/// Returns `policy` with the first policy entry's `noMatch` return code set to `status`.
+pub fn with_no_match_status(policy: &str, status: u16) -> String {
+    edit_action(policy, |action| {
+        action["errorReturnConditions"]["noMatch"] = json!({ "returnCode": status });
+    })
+}
+
+fn edit_action(policy: &str, edit: impl FnOnce(&mut Value)) -> String {
+    let mut document: Value = serde_json::from_str(policy).expect("policy is JSON");
+    edit(&mut document["policies"]["oauth2-jwt-assertion"][0]["action"]);
+    document.to_string()
 }
