@@ -7,7 +7,7 @@ TARGET_DIR := $(CURDIR)/target
 MODULE := $(TARGET_DIR)/nginx/ngx_http_jwtguard_module.so
 LUA_MODULE := $(TARGET_DIR)/lua/jwtguard.so
 
-.PHONY: help deps build module lua header test lint demo install clean
+.PHONY: help deps build module lua header test lint bench demo install clean
 
 help:
 	@echo "make deps     install the Debian packages and Rust components needed (root)"
@@ -16,6 +16,7 @@ help:
 	@echo "make lua      build $(LUA_MODULE) for OpenResty"
 	@echo "make header   regenerate include/jwtguard.h with cbindgen"
 	@echo "make test     run every test: lint, header drift, unit, C, NGINX and Lua"
+	@echo "make bench    run the benchmarks and write docs/benchmarks.md"
 	@echo "make demo     run NGINX on 127.0.0.1:8080 guarding an example API"
 	@echo "make install  install library, header and pkg-config file under PREFIX"
 
@@ -85,6 +86,10 @@ install:
 	    -e "s|@VERSION@|$$(sed -n 's/^version = \"\(.*\)\"/\1/p' Cargo.toml)|" \
 	    crates/jwtguard-ffi/jwtguard.pc.in \
 	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/jwtguard.pc
+
+# Benchmarks are not tests: they write docs/benchmarks.md and take minutes.
+bench: module lua
+	python3 benches/run.py
 
 demo: deps module
 	./scripts/demo.sh

@@ -47,6 +47,7 @@ mod key_server;
 mod nginx;
 mod nginx_config;
 mod prereq;
+mod requests;
 mod scenarios;
 mod server;
 mod tls;
@@ -64,6 +65,7 @@ pub use prereq::{
     Prerequisite, env_flag, lua_binding_path, lua_module_paths, module_path, nginx_binary,
     workspace_root,
 };
+pub use requests::{forwarded_subject, inline_case_failures, log_lines, request, timed_send};
 pub use scenarios::{
     INVALID_CHALLENGE, MISSING_CHALLENGE, QUERY_PARAMETER, RequestScenario, TokenIn, VALID_SUBJECT,
     control_jwks, expired_token, inline_policy, remote_policy, request_scenarios, valid_token,

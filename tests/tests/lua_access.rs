@@ -12,14 +12,14 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use jwtguard_harness::{
     Case, EchoUpstream, KeyServer, MISSING_CHALLENGE, Nginx, Ports, QUERY_PARAMETER, Route,
-    TokenIn, VALID_SUBJECT, control_jwks, expired_token, inline_policy, remote_policy,
-    request_scenarios, send_raw, valid_token,
+    TokenIn, VALID_SUBJECT, control_jwks, expired_token, forwarded_subject, inline_policy,
+    log_lines, remote_policy, request, request_scenarios, send_raw, timed_send, valid_token,
 };
 use serde_json::json;
 
 use lua_support::{
-    bad_signature_token, case_token, forwarded_subject, guarded, log_lines, request, start,
-    timed_send, wait_for_lines, with_no_match_status, with_token_location,
+    bad_signature_token, case_token, guarded, start, wait_for_lines, with_no_match_status,
+    with_token_location,
 };
 
 /// Time a log line written from a zero-delay timer gets to appear in the error log.

@@ -8,10 +8,11 @@
 mod lua_support;
 
 use jwtguard_harness::{
-    Case, EchoUpstream, KeyServer, Ports, prepare_servers, run_scenario, send_raw,
+    Case, EchoUpstream, KeyServer, Ports, inline_case_failures, prepare_servers, run_scenario,
+    send_raw,
 };
 
-use lua_support::{forwarded_subject, guarded, start};
+use lua_support::{guarded, start};
 
 #[test]
 fn lua_inline_cases_give_expected_status() {
@@ -25,22 +26,7 @@ fn lua_inline_cases_give_expected_status() {
     let mut failures = Vec::new();
     for case in &cases {
         let nginx = start(guarded(&case.policy(Ports::default()), &upstream));
-        let request = case.request(Ports::default());
-        for attempt in 1..=2 {
-            let response = send_raw(nginx.port(), &request);
-            if response.status != case.expected_status {
-                failures.push(format!(
-                    "case {} request {attempt}: status {}, expected {}",
-                    case.id, response.status, case.expected_status
-                ));
-            }
-            if response.status == 200 && forwarded_subject(&response).is_none() {
-                failures.push(format!(
-                    "case {} request {attempt}: allowed but X-Sub not forwarded",
-                    case.id
-                ));
-            }
-        }
+        failures.extend(inline_case_failures(case, nginx.port()));
     }
     assert!(
         failures.is_empty(),

@@ -6,9 +6,11 @@
 
 mod common;
 
-use jwtguard_harness::{Case, KeyServer, Nginx, Ports, prepare_servers, run_scenario, send_raw};
+use jwtguard_harness::{
+    Case, KeyServer, Nginx, Ports, inline_case_failures, prepare_servers, run_scenario, send_raw,
+};
 
-use common::{forwarded_subject, guarded};
+use common::guarded;
 
 const REMOTE_CASES: [&str; 5] = ["036", "080", "082", "083", "086"];
 
@@ -29,22 +31,7 @@ fn inline_cases_give_expected_status() {
 
     for case in &cases {
         let nginx = start_for_case(case, Ports::default(), &upstream);
-        let request = case.request(Ports::default());
-        for attempt in 1..=2 {
-            let response = send_raw(nginx.port(), &request);
-            if response.status != case.expected_status {
-                failures.push(format!(
-                    "case {} request {attempt}: status {}, expected {}",
-                    case.id, response.status, case.expected_status
-                ));
-            }
-            if response.status == 200 && forwarded_subject(&response).is_none() {
-                failures.push(format!(
-                    "case {} request {attempt}: allowed but X-Sub not forwarded",
-                    case.id
-                ));
-            }
-        }
+        failures.extend(inline_case_failures(case, nginx.port()));
     }
     assert!(
         failures.is_empty(),

@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use jwtguard_harness::{
     DEFAULT_TIMEOUT, EchoUpstream, KeyServer, Nginx, QUERY_PARAMETER, Route, TokenIn, control_jwks,
-    inline_policy, remote_policy, send_raw, try_send_raw, valid_token,
+    inline_policy, remote_policy, request, send_raw, try_send_raw, valid_token,
 };
 
-use common::{guarded, request};
+use common::guarded;
 
 const TEMPLATE: &str = "
 %%LOAD_MODULES%%

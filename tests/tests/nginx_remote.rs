@@ -14,11 +14,11 @@ use std::time::{Duration, Instant};
 
 use jwtguard_harness::{
     Case, EchoUpstream, EchoedRequest, KeyServer, Ports, Route, VALID_SUBJECT, control_jwks,
-    remote_policy, send_raw, valid_token,
+    forwarded_subject, log_lines, remote_policy, request, send_raw, timed_send, valid_token,
 };
 use serde_json::Value;
 
-use common::{eventually, forwarded_subject, guarded, log_lines, request, timed_send};
+use common::{eventually, guarded};
 
 const JWKS_PATH: &str = "/jwks.json";
 const CURL: &str = "/usr/bin/curl";

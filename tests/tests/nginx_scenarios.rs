@@ -9,12 +9,12 @@ use std::thread;
 
 use jwtguard_harness::{
     Case, EchoUpstream, EchoedRequest, INVALID_CHALLENGE, MISSING_CHALLENGE, Ports,
-    QUERY_PARAMETER, TokenIn, VALID_SUBJECT, expired_token, inline_policy, request_scenarios,
-    send_raw, valid_token, workspace_root,
+    QUERY_PARAMETER, TokenIn, VALID_SUBJECT, expired_token, forwarded_subject, inline_policy,
+    log_lines, request, request_scenarios, send_raw, valid_token, workspace_root,
 };
 use serde_json::{Value, json};
 
-use common::{Ed25519Issuer, base64url, forwarded_subject, guarded, log_lines, request};
+use common::{Ed25519Issuer, base64url, guarded};
 
 /// Wraps an `action` object in the policy document shape.
 fn policy_document(action: Value) -> String {

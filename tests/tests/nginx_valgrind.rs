@@ -15,12 +15,10 @@ use std::time::{Duration, Instant};
 
 use jwtguard_harness::{
     EchoUpstream, KeyServer, QUERY_PARAMETER, Route, TokenIn, control_jwks, expired_token,
-    inline_policy, module_path, nginx_binary, remote_policy, send_raw, valid_token,
+    inline_policy, module_path, nginx_binary, remote_policy, request, send_raw, valid_token,
 };
 use nix::sys::signal::{self, Signal};
 use nix::unistd::Pid;
-
-use common::request;
 
 const VALGRIND: &str = "/usr/bin/valgrind";
 /// Exit status valgrind uses when it found an error or a definite leak.

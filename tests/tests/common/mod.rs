@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use jwtguard_harness::{EchoUpstream, EchoedRequest, Nginx, NginxBuilder, Response, send_raw};
+use jwtguard_harness::{EchoUpstream, Nginx, NginxBuilder};
 
 /// Configuration with one guarded location, `/`, that forwards the `sub` claim as `X-Sub`
 /// to the echo upstream, and one unguarded location, `/open`.
@@ -51,39 +51,6 @@ pub fn guarded(policy: &str, upstream: &EchoUpstream) -> NginxBuilder {
         .var("SERVER", "")
         .var("LOCATION", "")
         .file("policy.json", policy)
-}
-
-/// Returns a GET request for `target` on 127.0.0.1 with an optional `Authorization` value.
-pub fn request(target: &str, authorization: Option<&str>) -> Vec<u8> {
-    let mut request = format!("GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n");
-    if let Some(value) = authorization {
-        request.push_str(&format!("Authorization: {value}\r\n"));
-    }
-    request.push_str("\r\n");
-    request.into_bytes()
-}
-
-/// Sends `request` and returns the response together with the time it took.
-pub fn timed_send(port: u16, request: &[u8]) -> (Response, Duration) {
-    let started = Instant::now();
-    let response = send_raw(port, request);
-    (response, started.elapsed())
-}
-
-/// Returns the `X-Sub` header the echo upstream received in a 200 response.
-pub fn forwarded_subject(response: &Response) -> Option<String> {
-    let echoed = EchoedRequest::from_body(&response.body).ok()?;
-    echoed.header("x-sub").map(str::to_string)
-}
-
-/// Returns the error log lines that contain `needle`.
-pub fn log_lines(nginx: &Nginx, needle: &str) -> Vec<String> {
-    nginx
-        .error_log()
-        .lines()
-        .filter(|line| line.contains(needle))
-        .map(str::to_string)
-        .collect()
 }
 
 /// Repeats `check` every 50 ms until it returns true or `timeout` passes; returns whether

@@ -9,8 +9,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use jwtguard_harness::{
-    Case, EchoUpstream, EchoedRequest, Nginx, NginxBuilder, Ports, Response, expired_token,
-    lua_binding_path, send_raw,
+    Case, EchoUpstream, Nginx, NginxBuilder, Ports, expired_token, log_lines, lua_binding_path,
 };
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -110,39 +109,6 @@ pub fn start(builder: NginxBuilder) -> LuaNginx {
         nginx,
         _module_dir: module_dir,
     }
-}
-
-/// Returns the `X-Sub` header the echo upstream received in a 200 response.
-pub fn forwarded_subject(response: &Response) -> Option<String> {
-    let echoed = EchoedRequest::from_body(&response.body).ok()?;
-    echoed.header("x-sub").map(str::to_string)
-}
-
-/// Returns a GET request for `target` on 127.0.0.1 with an optional `Authorization` value.
-pub fn request(target: &str, authorization: Option<&str>) -> Vec<u8> {
-    let mut request = format!("GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n");
-    if let Some(value) = authorization {
-        request.push_str(&format!("Authorization: {value}\r\n"));
-    }
-    request.push_str("\r\n");
-    request.into_bytes()
-}
-
-/// Sends `request` and returns the response together with the time it took.
-pub fn timed_send(port: u16, request: &[u8]) -> (Response, Duration) {
-    let started = Instant::now();
-    let response = send_raw(port, request);
-    (response, started.elapsed())
-}
-
-/// Returns the error log lines that contain `needle`.
-pub fn log_lines(nginx: &Nginx, needle: &str) -> Vec<String> {
-    nginx
-        .error_log()
-        .lines()
-        .filter(|line| line.contains(needle))
-        .map(str::to_string)
-        .collect()
 }
 
 /// Waits up to `timeout` until the error log has at least `count` lines that contain
