@@ -107,7 +107,7 @@ pub(crate) fn build_agent(uri: &str, options: &FetchOptions) -> Result<ureq::Age
         }
         if roots.len() == before {
             return Err(Error::new(ErrorKind::InvalidOption(format!(
-                "CA file {} holds no PEM certificate",
+                "CA file {} contains no PEM certificate; use a PEM bundle of CA certificates",
                 path.display()
             ))));
         }

@@ -1,8 +1,10 @@
 //! JSON Web Keys (RFC 7517) parsed into keys prepared for verification.
 //!
-//! A key set never fails because of one bad member: a key that is malformed,
-//! of an unsupported type or curve, or not meant for signatures is skipped
-//! with a warning. The set fails only when no usable key remains.
+//! One bad member never spoils a key set: a key that is malformed, of an
+//! unsupported type or curve, or not meant for signatures is skipped with a
+//! warning. A fetched set with no usable key left is rejected, so the last
+//! good keys stay in use; inline keys with none left load with a warning
+//! and deny every token.
 
 use aws_lc_rs::hmac;
 use aws_lc_rs::signature::{self, ParsedPublicKey, RsaPublicKeyComponents};

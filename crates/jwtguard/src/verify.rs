@@ -17,7 +17,7 @@ use crate::token::{self, Rejection, Token};
 #[non_exhaustive]
 #[repr(u32)]
 pub enum Reason {
-    /// No token was supplied. Answered with the policy's notSupplied status.
+    /// No token was supplied. Uses the policy's notSupplied status.
     Missing = 1,
     /// The token is not a well-formed JWS, or is over a size or depth limit.
     Malformed = 2,

@@ -316,7 +316,7 @@ fn ca_file_errors_at_load() {
     std::fs::write(&dir, "not a certificate").unwrap();
     let policy = br#"{"action": {"jwksURI": "https://127.0.0.1:1/jwks"}}"#;
     for (path, expected) in [
-        (dir.clone(), "holds no PEM certificate"),
+        (dir.clone(), "contains no PEM certificate"),
         (dir.join("missing"), "cannot read"),
     ] {
         let options = Options {
