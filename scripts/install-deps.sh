@@ -22,4 +22,7 @@ if ! command -v cargo >/dev/null 2>&1; then
     echo "cargo is missing: install a Rust toolchain (rustup, 1.88 or newer)" >&2
     exit 1
 fi
-rustup component add rustfmt clippy >/dev/null 2>&1 || true
+# clippy and rustfmt come with the toolchain here; add them only if missing.
+if ! cargo clippy --version >/dev/null 2>&1 || ! cargo fmt --version >/dev/null 2>&1; then
+    rustup component add rustfmt clippy
+fi
