@@ -65,7 +65,10 @@ pub use prereq::{
     Prerequisite, env_flag, lua_binding_path, lua_module_paths, module_path, nginx_binary,
     workspace_root,
 };
-pub use requests::{forwarded_subject, inline_case_failures, log_lines, request, timed_send};
+pub use requests::{
+    check_request_scenarios, forwarded_subject, inline_case_failures, log_lines, request,
+    timed_send,
+};
 pub use scenarios::{
     INVALID_CHALLENGE, MISSING_CHALLENGE, QUERY_PARAMETER, RequestScenario, TokenIn, VALID_SUBJECT,
     control_jwks, expired_token, inline_policy, remote_policy, request_scenarios, valid_token,

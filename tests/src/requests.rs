@@ -6,6 +6,7 @@ use crate::cases::{Case, Ports};
 use crate::client::{Response, send_raw};
 use crate::echo::EchoedRequest;
 use crate::nginx::Nginx;
+use crate::scenarios::{TokenIn, VALID_SUBJECT, request_scenarios};
 
 /// Returns a GET request for `target` on 127.0.0.1 with an optional `Authorization` value.
 pub fn request(target: &str, authorization: Option<&str>) -> Vec<u8> {
@@ -41,9 +42,9 @@ pub fn log_lines(nginx: &Nginx, needle: &str) -> Vec<String> {
 }
 
 /// Sends an inline (scenario-less) case's request twice to a host on `port`
-/// whose guarded location forwards the `sub` claim as `X-Sub`, and returns
-/// one line per failed check: a status other than the expected one, or an
-/// allowed request without the forwarded subject.
+/// whose guarded location forwards the `sub` claim as `X-Sub`. Returns one
+/// line per failed check: an unexpected status, or an allowed request
+/// without the forwarded subject.
 pub fn inline_case_failures(case: &Case, port: u16) -> Vec<String> {
     let request = case.request(Ports::default());
     let mut failures = Vec::new();
@@ -63,4 +64,36 @@ pub fn inline_case_failures(case: &Case, port: u16) -> Vec<String> {
         }
     }
     failures
+}
+
+/// Sends each shared request scenario for `token_in` twice to a host on
+/// `port` that guards every path with [`crate::inline_policy`], and asserts
+/// the status, the `WWW-Authenticate` value and, when allowed, the
+/// forwarded `sub` claim.
+pub fn check_request_scenarios(port: u16, token_in: TokenIn) {
+    let scenarios: Vec<_> = request_scenarios()
+        .into_iter()
+        .filter(|scenario| scenario.token_in == token_in)
+        .collect();
+    assert!(scenarios.len() >= 7, "only {} scenarios", scenarios.len());
+
+    for scenario in &scenarios {
+        for attempt in 1..=2 {
+            let label = format!("{} (request {attempt})", scenario.name);
+            let response = send_raw(port, &scenario.request());
+            assert_eq!(response.status, scenario.status, "{label}: status");
+            assert_eq!(
+                response.header("WWW-Authenticate"),
+                scenario.challenge,
+                "{label}: WWW-Authenticate"
+            );
+            if scenario.allowed() {
+                assert_eq!(
+                    forwarded_subject(&response).as_deref(),
+                    Some(VALID_SUBJECT),
+                    "{label}: X-Sub"
+                );
+            }
+        }
+    }
 }

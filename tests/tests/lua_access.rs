@@ -12,8 +12,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use jwtguard_harness::{
     Case, EchoUpstream, KeyServer, MISSING_CHALLENGE, Nginx, Ports, QUERY_PARAMETER, Route,
-    TokenIn, VALID_SUBJECT, control_jwks, expired_token, forwarded_subject, inline_policy,
-    log_lines, remote_policy, request, request_scenarios, send_raw, timed_send, valid_token,
+    TokenIn, VALID_SUBJECT, check_request_scenarios, control_jwks, expired_token,
+    forwarded_subject, inline_policy, log_lines, remote_policy, request, send_raw, timed_send,
+    valid_token,
 };
 use serde_json::json;
 
@@ -45,31 +46,7 @@ const REASON_LOCATION: &str = r#"
 fn run_scenarios(token_in: TokenIn) {
     let upstream = EchoUpstream::start();
     let nginx = start(guarded(&inline_policy(token_in), &upstream));
-    let scenarios: Vec<_> = request_scenarios()
-        .into_iter()
-        .filter(|scenario| scenario.token_in == token_in)
-        .collect();
-    assert!(scenarios.len() >= 7, "only {} scenarios", scenarios.len());
-
-    for scenario in &scenarios {
-        for attempt in 1..=2 {
-            let response = send_raw(nginx.port(), &scenario.request());
-            let label = format!("{} (request {attempt})", scenario.name);
-            assert_eq!(response.status, scenario.status, "{label}: status");
-            assert_eq!(
-                response.header("WWW-Authenticate"),
-                scenario.challenge,
-                "{label}: WWW-Authenticate"
-            );
-            if scenario.allowed() {
-                assert_eq!(
-                    forwarded_subject(&response).as_deref(),
-                    Some(VALID_SUBJECT),
-                    "{label}: X-Sub"
-                );
-            }
-        }
-    }
+    check_request_scenarios(nginx.port(), token_in);
 }
 
 #[test]

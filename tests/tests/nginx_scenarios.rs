@@ -9,8 +9,8 @@ use std::thread;
 
 use jwtguard_harness::{
     Case, EchoUpstream, EchoedRequest, INVALID_CHALLENGE, MISSING_CHALLENGE, Ports,
-    QUERY_PARAMETER, TokenIn, VALID_SUBJECT, expired_token, forwarded_subject, inline_policy,
-    log_lines, request, request_scenarios, send_raw, valid_token, workspace_root,
+    QUERY_PARAMETER, TokenIn, VALID_SUBJECT, check_request_scenarios, expired_token,
+    forwarded_subject, inline_policy, log_lines, request, send_raw, valid_token, workspace_root,
 };
 use serde_json::{Value, json};
 
@@ -31,31 +31,7 @@ fn control_keys() -> Value {
 fn run_shared_scenarios(token_in: TokenIn) {
     let upstream = EchoUpstream::start();
     let nginx = guarded(&inline_policy(token_in), &upstream).start();
-    let scenarios: Vec<_> = request_scenarios()
-        .into_iter()
-        .filter(|scenario| scenario.token_in == token_in)
-        .collect();
-    assert!(!scenarios.is_empty());
-
-    for scenario in &scenarios {
-        for attempt in 1..=2 {
-            let label = format!("{} (request {attempt})", scenario.name);
-            let response = send_raw(nginx.port(), &scenario.request());
-            assert_eq!(response.status, scenario.status, "{label}: status");
-            assert_eq!(
-                response.header("www-authenticate"),
-                scenario.challenge,
-                "{label}: WWW-Authenticate"
-            );
-            if scenario.allowed() {
-                assert_eq!(
-                    forwarded_subject(&response).as_deref(),
-                    Some(VALID_SUBJECT),
-                    "{label}: X-Sub"
-                );
-            }
-        }
-    }
+    check_request_scenarios(nginx.port(), token_in);
 }
 
 #[test]

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use jwtguard_core::{Decision, Verified, value_text};
+use jwtguard_core::{Decision, Denial, Verified, value_text};
 use serde_json::{Map, Value};
 
 use crate::boundary::{Handle, free_handle, handle_ref, write_text};
@@ -164,14 +164,7 @@ pub extern "C" fn jwtguard_decision_message(
     len_out: *mut usize,
 ) -> jwtguard_result {
     ffi_panic_boundary! {
-        let inner = try_ref!(decision);
-        try_non_null!(out);
-        try_non_null!(len_out);
-        match &inner.decision {
-            // SAFETY: both outputs were checked for NULL above.
-            Decision::Deny(denial) => unsafe { write_text(&denial.message, out, len_out) },
-            _ => jwtguard_result::JWTGUARD_RESULT_NOT_FOUND,
-        }
+        write_denial_text(decision, out, len_out, |denial| &denial.message)
     }
 }
 
@@ -186,14 +179,25 @@ pub extern "C" fn jwtguard_decision_www_authenticate(
     len_out: *mut usize,
 ) -> jwtguard_result {
     ffi_panic_boundary! {
-        let inner = try_ref!(decision);
-        try_non_null!(out);
-        try_non_null!(len_out);
-        match &inner.decision {
-            // SAFETY: both outputs were checked for NULL above.
-            Decision::Deny(denial) => unsafe { write_text(&denial.www_authenticate, out, len_out) },
-            _ => jwtguard_result::JWTGUARD_RESULT_NOT_FOUND,
-        }
+        write_denial_text(decision, out, len_out, |denial| &denial.www_authenticate)
+    }
+}
+
+/// Writes one text of a deny decision through `out` and `len_out`, or
+/// returns `JWTGUARD_RESULT_NOT_FOUND` for any other decision.
+fn write_denial_text(
+    decision: *const jwtguard_decision,
+    out: *mut *const u8,
+    len_out: *mut usize,
+    text: impl Fn(&Denial) -> &str,
+) -> jwtguard_result {
+    let inner = try_ref!(decision);
+    try_non_null!(out);
+    try_non_null!(len_out);
+    match &inner.decision {
+        // SAFETY: both outputs were checked for NULL above.
+        Decision::Deny(denial) => unsafe { write_text(text(denial), out, len_out) },
+        _ => jwtguard_result::JWTGUARD_RESULT_NOT_FOUND,
     }
 }
 

@@ -1,8 +1,8 @@
 //! Remote key sets: fetching, caching and refreshing `jwksURI`.
 //!
 //! Loading starts no thread and opens no socket. [`RemoteKeys::start`] spawns
-//! one fetch thread per process; verifications never wait on it, they get
-//! [`Lookup::Pending`] instead and retry when the generation moves.
+//! one fetch thread per process. A verification does not wait for a fetch:
+//! it gets [`Lookup::Pending`] and retries once the generation moves.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,13 +21,14 @@ use crate::options::{FetchOptions, LogSink};
 pub(crate) struct Snapshot {
     pub(crate) keys: KeySet,
     pub(crate) generation: u64,
+    fetched_at: Instant,
     /// After this the keys are stale: still used, but a refresh is overdue.
     expires_at: Instant,
     /// After this stale keys are dropped and requests fail closed.
     drop_at: Instant,
 }
 
-/// What a verification can use right now.
+/// The keys a verification may use now, or why there are none.
 pub(crate) enum Lookup {
     Ready(Arc<Snapshot>),
     Pending(u64),
@@ -86,7 +87,7 @@ pub(crate) struct RemoteKeys {
     log: Option<LogSink>,
     on_change: Option<Arc<dyn Fn() + Send + Sync>>,
     /// [`fork::generation`] + 1 of the process whose thread runs, 0 when
-    /// stopped; a forked child sees a mismatch and knows it must start.
+    /// stopped. In a forked child the value differs, so the child must start.
     running_in: AtomicU64,
     generation: AtomicU64,
     current: RwLock<Option<Arc<Snapshot>>>,
@@ -98,7 +99,6 @@ pub(crate) struct RemoteKeys {
     fetches: AtomicU64,
     failures: AtomicU64,
     last_success_unix: AtomicU64,
-    fetched_at: Mutex<Option<Instant>>,
 }
 
 /// Returns `now + duration`, saturating far in the future instead of
@@ -137,7 +137,6 @@ impl RemoteKeys {
             fetches: AtomicU64::new(0),
             failures: AtomicU64::new(0),
             last_success_unix: AtomicU64::new(0),
-            fetched_at: Mutex::new(None),
         })
     }
 
@@ -339,7 +338,9 @@ impl RemoteKeys {
                 .as_ref()
                 .map_or(0, |snapshot| snapshot.keys.keys.len()),
             last_success_unix: (last_success > 0).then_some(last_success),
-            cache_age: self.fetched_at.lock().map(|at| at.elapsed()),
+            cache_age: current
+                .as_ref()
+                .map(|snapshot| snapshot.fetched_at.elapsed()),
             generation: self.generation(),
         }
     }
@@ -361,7 +362,7 @@ impl RemoteKeys {
             if self.state.lock().epoch != epoch {
                 return;
             }
-            // Log before waking waiters, so a host that sees the outcome
+            // Log before waking waiters, so a host that reads the outcome
             // also finds its log lines.
             for (level, message) in records {
                 self.emit(level, &message);
@@ -414,11 +415,11 @@ impl RemoteKeys {
         let snapshot = Snapshot {
             keys,
             generation,
+            fetched_at: now,
             expires_at,
             drop_at,
         };
         *self.current.write() = Some(Arc::new(snapshot));
-        *self.fetched_at.lock() = Some(now);
         let unix = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |since| since.as_secs());
