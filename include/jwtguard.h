@@ -782,9 +782,9 @@ jwtguard_result jwtguard_verifier_verify(const struct jwtguard_verifier *verifie
 /**
  * Stores in `*decision_out` a denial for a request that gave up waiting
  * for remote keys: reason `JWTGUARD_REASON_KEYS_UNAVAILABLE`, the policy's
- * noMatch status and its challenge, as the library itself answers when a
+ * noMatch status and its challenge, as the library itself returns when a
  * fetch fails. A host that bounds its wait for a pending decision uses it,
- * so every host gives the same answer. The caller frees the decision with
+ * so every host gives the same verdict. The caller frees the decision with
  * `jwtguard_decision_free`. `message` (need not be UTF-8; invalid bytes are
  * replaced) says why, for logs. Thread-safe.
  */

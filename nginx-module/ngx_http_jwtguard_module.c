@@ -991,9 +991,9 @@ ngx_http_jwtguard_member_variable(ngx_http_request_t *r,
     }
 
     /*
-     * a control character would split a header built from the value (CR,
-     * LF, NUL) or break a strict upstream parser (the others, DEL too),
-     * so such a value reads as not found; a tab is allowed
+     * CR, LF and NUL would split a header built from the value, and other
+     * control characters (DEL too) break strict upstream parsers, so such
+     * a value reads as not found; a tab is allowed
      */
 
     if (ngx_http_jwtguard_has_control((u_char *) value, len)) {

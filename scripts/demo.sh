@@ -29,7 +29,7 @@ Try, from another terminal:
   # expired token: 403
   curl -i -H "Authorization: Bearer $expired" http://127.0.0.1:8080/api/orders
 
-  # valid token: 200, and the upstream sees the token's subject
+  # valid token: 200, and the upstream receives the token's subject
   curl -i -H "Authorization: Bearer $valid" http://127.0.0.1:8080/api/orders
 
 USAGE

@@ -679,7 +679,7 @@ print("done")
     );
 }
 
-/// Starts a server on 127.0.0.1 that answers each request with status 500 or 503 in turn,
+/// Starts a server on 127.0.0.1 that replies to each request with status 500 or 503 in turn,
 /// so that each key set fetch fails with a cause that differs from the last one. Returns the
 /// port, the request counter, and the flag that stops the server.
 fn start_alternating_server() -> (u16, Arc<AtomicUsize>, Arc<AtomicBool>) {

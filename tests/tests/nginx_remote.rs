@@ -220,8 +220,8 @@ fn stale_keys_after_server_goes_down() {
     }
 }
 
-/// A request that waits longer than `jwtguard_key_wait` gets the answer the
-/// library gives when keys are missing: the noMatch status, reason
+/// A request that waits longer than `jwtguard_key_wait` gets the denial the
+/// library returns when keys are missing: the noMatch status, reason
 /// `keys_unavailable`, and a challenge without `invalid_token`.
 #[test]
 fn key_wait_limit_denies_keys_unavailable() {

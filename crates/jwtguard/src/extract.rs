@@ -1,4 +1,4 @@
-//! Finding the token in a request, as the policy's token location says.
+//! Token extraction from a request, at the policy's token location.
 
 use std::borrow::Cow;
 
@@ -7,7 +7,7 @@ use percent_encoding::percent_decode;
 use crate::policy::{TokenLocation, TokenSource};
 use crate::verify::Reason;
 
-/// Where the search for a token ended.
+/// Result of a token search.
 pub(crate) enum Found<'a> {
     Token(Cow<'a, [u8]>),
     Missing(&'static str),
@@ -15,7 +15,7 @@ pub(crate) enum Found<'a> {
 }
 
 /// Extracts the token from `source`: the value of the policy's header, or
-/// the raw query string (without `?`), as the location says. `None` means
+/// the raw query string (without `?`), as the location selects. `None` means
 /// the header is absent or the request has no query string.
 pub(crate) fn find_token<'a>(location: &TokenLocation, source: Option<&'a [u8]>) -> Found<'a> {
     let Some(source) = source else {
@@ -45,8 +45,8 @@ fn from_authorization(value: &[u8]) -> Found<'_> {
     }
 }
 
-/// A custom header holds the token itself; a leading Bearer scheme is
-/// also accepted.
+/// Reads a custom header, whose value is the token itself; a leading
+/// Bearer scheme is also accepted.
 fn from_custom_header(value: &[u8]) -> Found<'_> {
     let value = value.trim_ascii();
     let token = strip_bearer(value).unwrap_or(value);
@@ -104,7 +104,7 @@ fn from_query<'a>(query: &'a [u8], name: &[u8]) -> Found<'a> {
 }
 
 impl Found<'_> {
-    /// The reason a search without a token is denied with.
+    /// Returns the reason to deny a search that found no usable token.
     pub(crate) fn reason(&self) -> Reason {
         match self {
             Found::Invalid(_) => Reason::Malformed,

@@ -28,11 +28,11 @@ fn describe(err: &serde_json::Error) -> String {
 /// Quotes untrusted text for a message: at most 64 characters, with
 /// control characters escaped, so a log line cannot be forged or flooded.
 pub(crate) fn printable(text: &str) -> String {
-    let mut shown: String = text.chars().take(64).collect();
-    if shown.len() < text.len() {
-        shown.push('…');
+    let mut prefix: String = text.chars().take(64).collect();
+    if prefix.len() < text.len() {
+        prefix.push('…');
     }
-    format!("{shown:?}")
+    format!("{prefix:?}")
 }
 
 /// Parses `bytes` into a [`Value`], rejecting duplicate member names,

@@ -241,7 +241,7 @@ fn hmac_material(
     if secret.is_empty() {
         return Err("\"k\" is empty; an HMAC secret needs at least one byte".into());
     }
-    // RFC 7518 section 3.2 asks for a key at least as long as the hash output.
+    // RFC 7518 section 3.2 requires a key at least as long as the hash output.
     let min_len = match alg {
         Some(Algorithm::HS384) => 48,
         Some(Algorithm::HS512) => 64,
@@ -483,7 +483,7 @@ mod tests {
         }
     }
 
-    /// A 2048-bit RSA JWK whose modulus bytes are all `0xc0` but the last.
+    /// Builds a 2048-bit RSA JWK whose modulus bytes are all `0xc0` but the last.
     fn rsa_jwk(last: u8, exponent: &[u8]) -> Value {
         use base64::Engine;
         let mut modulus = vec![0xc0; 256];

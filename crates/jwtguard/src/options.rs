@@ -28,7 +28,7 @@ pub const DEFAULT_MAX_KEY_ATTEMPTS: usize = 8;
 pub struct Options {
     /// Allowed clock skew for `exp` and `nbf`. Defaults to 0.
     pub leeway: Duration,
-    /// Longest token accepted, in bytes. Defaults to 16 KiB.
+    /// Maximum token length, in bytes. Defaults to 16 KiB.
     pub max_token_len: usize,
     /// Deepest JSON nesting accepted in a token's header and payload.
     /// Defaults to 32.
@@ -47,7 +47,7 @@ pub struct Options {
     pub token_cache_entries: usize,
     /// Remote key set settings.
     pub fetch: FetchOptions,
-    /// Where log records go. Defaults to the `log` crate's facade.
+    /// Sink for log records. Defaults to the `log` crate's facade.
     pub log: Option<LogSink>,
     /// Called from the fetch thread after each fetch ends, so an event-loop
     /// host can retry pending requests. It must not block. Defaults to none.
@@ -70,14 +70,14 @@ pub struct FetchOptions {
     /// PEM file of extra trusted CAs, added to the system's trust store.
     /// Defaults to none.
     pub ca_file: Option<PathBuf>,
-    /// Least time between two refreshes triggered by an unknown `kid`.
+    /// Minimum time between two refreshes triggered by an unknown `kid`.
     /// Defaults to 30 s.
     pub kid_refresh_interval: Duration,
     /// First retry delay after a failed fetch. Defaults to 1 s.
     pub backoff_initial: Duration,
-    /// Longest retry delay. Defaults to 2 min.
+    /// Maximum retry delay. Defaults to 2 min.
     pub backoff_max: Duration,
-    /// Least time between two scheduled refreshes, however short
+    /// Minimum time between two scheduled refreshes, however short
     /// `cacheKeysDuration` is, so a tiny duration cannot flood the key
     /// server. Defaults to 1 s.
     pub min_refresh_interval: Duration,

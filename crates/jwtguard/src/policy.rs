@@ -29,7 +29,7 @@ const ACTION_FIELDS: [&str; 6] = [
     "errorReturnConditions",
 ];
 
-/// Where a request carries its token.
+/// Part of a request that carries the token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TokenSource {
     /// A request header; `Authorization` uses the Bearer scheme.
@@ -47,7 +47,7 @@ pub struct TokenLocation {
     pub name: String,
 }
 
-/// Where the verification keys come from.
+/// Source of the verification keys.
 #[derive(Clone, Debug)]
 pub(crate) enum KeySpec {
     /// `jwksKeys`: the key list and its JSON path.
@@ -353,22 +353,22 @@ fn check_uri(uri: &str, path: &str, warnings: &mut Vec<String>) -> Result<()> {
     let parsed: ureq::http::Uri = uri
         .parse()
         .map_err(|err| Error::policy(path, format!("is not a valid URL ({err})")))?;
-    let shown = redact_uri(uri);
+    let redacted = redact_uri(uri);
     let scheme = parsed.scheme_str().map(str::to_ascii_lowercase);
     match scheme.as_deref() {
         Some("https") => {}
         Some("http") => warnings.push(format!(
-            "{path}: \"{shown}\" uses plain http, so the keys can be altered in transit; use https"
+            "{path}: \"{redacted}\" uses plain http, so the keys can be altered in transit; use https"
         )),
         _ => {
             return Err(Error::policy(
                 path,
-                format!("\"{shown}\" must be an http or https URL"),
+                format!("\"{redacted}\" must be an http or https URL"),
             ));
         }
     }
     if parsed.host().is_none_or(str::is_empty) {
-        return Err(Error::policy(path, format!("\"{shown}\" has no host")));
+        return Err(Error::policy(path, format!("\"{redacted}\" has no host")));
     }
     let authority = parsed
         .authority()
@@ -380,7 +380,7 @@ fn check_uri(uri: &str, path: &str, warnings: &mut Vec<String>) -> Result<()> {
     if port_text.is_some_and(|port| !port.is_empty() && port.parse::<u16>().is_err()) {
         return Err(Error::policy(
             path,
-            format!("\"{shown}\" has a port outside 1-65535"),
+            format!("\"{redacted}\" has a port outside 1-65535"),
         ));
     }
     Ok(())

@@ -11,7 +11,7 @@ use crate::json::NumericDate;
 use crate::jwk::KeySet;
 use crate::token::{self, Rejection, Token};
 
-/// Why a request was denied. The numbers are stable: the C ABI and the Lua
+/// Cause of a denial. The numbers are stable because the C ABI and the Lua
 /// module expose them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -78,7 +78,7 @@ impl fmt::Display for Reason {
 pub enum Decision {
     /// The token is valid; the request may proceed.
     Allow(Arc<Verified>),
-    /// The request must be answered with [`Denial::status`].
+    /// The request must be denied with [`Denial::status`].
     Deny(Denial),
     /// The remote keys are not ready. Retry after
     /// [`crate::Verifier::keys_generation`] moves past
@@ -191,7 +191,7 @@ pub fn value_text(value: &Value) -> Cow<'_, str> {
 
 fn parse_object(json: &str) -> Map<String, Value> {
     // The text passed the strict parse during verification, so this cannot
-    // fail; an empty map is the fail-safe answer all the same.
+    // fail. An empty map is still the fail-safe result.
     serde_json::from_str(json).unwrap_or_default()
 }
 
@@ -234,7 +234,7 @@ pub(crate) struct Checks {
     pub(crate) leeway: f64,
 }
 
-/// Where a token's key search ended when no key verified it.
+/// Result of a token check, with the unknown-`kid` case kept apart.
 pub(crate) enum Outcome {
     Allow(Arc<Verified>),
     Reject(Rejection),
@@ -274,10 +274,10 @@ pub(crate) fn verify_token(token: &[u8], keys: &KeySet, checks: &Checks, now: f6
     }))
 }
 
-/// Tries the suitable keys: with a `kid`, the keys of that `kid`, then the
-/// keys without one; without a `kid`, every suitable key in set order. At
-/// most `max_attempts` signature checks run. Returns `None` when a key
-/// verifies the signature, or the failure.
+/// Tries the suitable keys. With a `kid`, the keys of that `kid` come first,
+/// then the keys without one. Without a `kid`, every suitable key is tried
+/// in set order. At most `max_attempts` signature checks run. Returns `None`
+/// when a key verifies the signature, or else the failure.
 fn check_signature(token: &Token<'_>, keys: &KeySet, max_attempts: usize) -> Option<Outcome> {
     let kid = token.kid.as_deref();
     let named = keys

@@ -1,6 +1,6 @@
 //! A verifier started in a parent process and inherited through `fork`:
 //! the child must start its own fetch thread before it gets keys. Kept in
-//! its own test binary, with one test, so the fork sees few threads.
+//! its own test binary, with one test, so few threads exist at the fork.
 
 use std::time::Duration;
 

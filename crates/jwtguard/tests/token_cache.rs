@@ -37,7 +37,7 @@ fn token(subject: u32, exp: u64) -> String {
     )
 }
 
-/// A verifier with inline keys whose clock reads `clock` (seconds).
+/// Builds a verifier with inline keys whose clock reads `clock` (seconds).
 fn verifier(entries: usize, clock: Arc<AtomicU64>) -> Verifier {
     let policy = format!(
         r#"{{"action": {{"jwksKeys": [{{"kty":"oct","kid":"k1","k":"{}"}}]}}}}"#,

@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 
 use jwtguard::{Decision, TokenSource, Verifier};
 
-/// Longest a test waits for remote keys; above the 10 s default fetch timeout.
+/// Maximum wait for remote keys in a test, above the 10 s default fetch timeout.
 pub const KEY_WAIT: Duration = Duration::from_secs(15);
 
-/// Finds the token source in a raw HTTP request as `verifier`'s policy says:
+/// Finds the token source in a raw HTTP request as `verifier`'s policy selects:
 /// the named header's value, or the query string.
 pub fn request_source(verifier: &Verifier, request: &[u8]) -> Option<Vec<u8>> {
     let mut headers = [httparse::EMPTY_HEADER; 32];
@@ -45,7 +45,7 @@ pub fn decide_blocking(verifier: &Verifier, source: Option<&[u8]>) -> Decision {
     decision
 }
 
-/// The HTTP status a host answers with: 200 on allow.
+/// Returns the HTTP status a host sends: 200 on allow.
 pub fn status_of(decision: &Decision) -> u16 {
     match decision {
         Decision::Allow(_) => 200,
