@@ -9,3 +9,13 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 pub(crate) fn decode(text: &[u8]) -> Result<Vec<u8>, base64::DecodeError> {
     URL_SAFE_NO_PAD.decode(text)
 }
+
+/// Decodes base64url text into `output` with the rules of [`decode`] and
+/// returns the decoded length. Fails with `OutputSliceTooSmall`, possibly
+/// before checking every character, when `output` is too short.
+pub(crate) fn decode_slice(
+    text: &[u8],
+    output: &mut [u8],
+) -> Result<usize, base64::DecodeSliceError> {
+    URL_SAFE_NO_PAD.decode_slice(text, output)
+}

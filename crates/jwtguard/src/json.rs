@@ -9,6 +9,7 @@ use std::collections::HashSet;
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde_json::de::{Read, SliceRead, StrRead};
 use serde_json::{Map, Value};
 
 /// Nesting limit for policy and key set documents.
@@ -38,12 +39,37 @@ pub(crate) fn printable(text: &str) -> String {
 /// Parses `bytes` into a [`Value`], rejecting duplicate member names,
 /// nesting deeper than `max_depth` and trailing characters.
 pub(crate) fn parse_strict(bytes: &[u8], max_depth: usize) -> Result<Value, String> {
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value = StrictValue {
+    let seed = StrictValue {
         depth_left: max_depth,
+    };
+    deserialize(SliceRead::new(bytes), seed)
+}
+
+/// A decoded token part: UTF-8 text, or bytes that failed the UTF-8 check.
+#[derive(Clone, Copy)]
+pub(crate) enum Part<'a> {
+    Text(&'a str),
+    Bytes(&'a [u8]),
+}
+
+/// Reads `part` with `seed`. serde_json checks the UTF-8 of each string
+/// only when it reads bytes, because text is already known to be valid.
+fn scan<'de, S: DeserializeSeed<'de>>(part: Part<'de>, seed: S) -> Result<S::Value, String> {
+    match part {
+        Part::Text(text) => deserialize(StrRead::new(text), seed),
+        Part::Bytes(bytes) => deserialize(SliceRead::new(bytes), seed),
     }
-    .deserialize(&mut deserializer)
-    .map_err(|err| describe(&err))?;
+}
+
+/// Reads one JSON value with `seed` and rejects trailing characters.
+fn deserialize<'de, R: Read<'de>, S: DeserializeSeed<'de>>(
+    read: R,
+    seed: S,
+) -> Result<S::Value, String> {
+    let mut deserializer = serde_json::Deserializer::new(read);
+    let value = seed
+        .deserialize(&mut deserializer)
+        .map_err(|err| describe(&err))?;
     deserializer.end().map_err(|err| describe(&err))?;
     Ok(value)
 }
@@ -65,22 +91,19 @@ pub(crate) enum NumericDate {
 /// Checks a JWT payload without building it: it must be one JSON object with
 /// no duplicate member names at any depth and no nesting past `max_depth`.
 /// Returns its `exp` and `nbf` claims.
-pub(crate) fn scan_claims(bytes: &[u8], max_depth: usize) -> Result<TimeClaims, String> {
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let claims = ClaimsScan {
+pub(crate) fn scan_claims(part: Part<'_>, max_depth: usize) -> Result<TimeClaims, String> {
+    let seed = ClaimsScan {
         depth_left: max_depth,
-    }
-    .deserialize(&mut deserializer)
-    .map_err(|err| describe(&err))?;
-    deserializer.end().map_err(|err| describe(&err))?;
-    Ok(claims)
+    };
+    scan(part, seed)
 }
 
-/// Tracks member names seen in one object. Small objects use a vector,
-/// large ones a hash set, so a crafted object cannot make the check
-/// quadratic.
+/// Tracks member names seen in one object. The first names are kept in an
+/// inline array, so small objects need no allocation. Larger objects move
+/// to a hash set, so a crafted object cannot make the check quadratic.
 struct SeenNames<'de> {
-    small: Vec<Cow<'de, str>>,
+    small: [Cow<'de, str>; SMALL_OBJECT],
+    small_len: usize,
     large: Option<HashSet<Cow<'de, str>>>,
 }
 
@@ -89,7 +112,8 @@ const SMALL_OBJECT: usize = 16;
 impl<'de> SeenNames<'de> {
     fn new() -> Self {
         SeenNames {
-            small: Vec::new(),
+            small: [const { Cow::Borrowed("") }; SMALL_OBJECT],
+            small_len: 0,
             large: None,
         }
     }
@@ -98,13 +122,14 @@ impl<'de> SeenNames<'de> {
     fn insert<E: de::Error>(&mut self, name: Cow<'de, str>) -> Result<(), E> {
         let duplicate = match &mut self.large {
             Some(set) => !set.insert(name.clone()),
-            None if self.small.len() < SMALL_OBJECT => {
-                let seen = self.small.contains(&name);
-                self.small.push(name.clone());
+            None if self.small_len < SMALL_OBJECT => {
+                let seen = self.small[..self.small_len].contains(&name);
+                self.small[self.small_len] = name.clone();
+                self.small_len += 1;
                 seen
             }
             None => {
-                let mut set: HashSet<_> = self.small.drain(..).collect();
+                let mut set: HashSet<_> = self.small.iter_mut().map(std::mem::take).collect();
                 let seen = !set.insert(name.clone());
                 self.large = Some(set);
                 seen
@@ -420,15 +445,11 @@ pub(crate) struct HeaderFields<'a> {
 
 /// Checks a JWS header with the strict rules, without building it, and
 /// returns the members jwtguard acts on.
-pub(crate) fn scan_header(bytes: &[u8], max_depth: usize) -> Result<HeaderFields<'_>, String> {
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let fields = HeaderScan {
+pub(crate) fn scan_header(part: Part<'_>, max_depth: usize) -> Result<HeaderFields<'_>, String> {
+    let seed = HeaderScan {
         depth_left: max_depth,
-    }
-    .deserialize(&mut deserializer)
-    .map_err(|err| describe(&err))?;
-    deserializer.end().map_err(|err| describe(&err))?;
-    Ok(fields)
+    };
+    scan(part, seed)
 }
 
 struct HeaderScan {

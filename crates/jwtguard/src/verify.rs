@@ -245,7 +245,13 @@ pub(crate) enum Outcome {
 /// Verifies `token` against `keys` at `now`: structure, then key choice,
 /// then signature, then `exp` and `nbf`.
 pub(crate) fn verify_token(token: &[u8], keys: &KeySet, checks: &Checks, now: f64) -> Outcome {
-    let parsed = match token::parse(token, checks.max_token_len, checks.max_json_depth) {
+    let mut signature_buffer = [0; token::MAX_SIGNATURE_LEN];
+    let parsed = match token::parse(
+        token,
+        &mut signature_buffer,
+        checks.max_token_len,
+        checks.max_json_depth,
+    ) {
         Ok(parsed) => parsed,
         Err(rejection) => return Outcome::Reject(rejection),
     };
@@ -264,9 +270,8 @@ pub(crate) fn verify_token(token: &[u8], keys: &KeySet, checks: &Checks, now: f6
     Outcome::Allow(Arc::new(Verified {
         alg: parsed.alg,
         kid: parsed.kid,
-        // Both parts passed the strict JSON parse, so they are UTF-8.
-        header_json: String::from_utf8(parsed.header_json).unwrap_or_default(),
-        payload_json: String::from_utf8(parsed.payload_json).unwrap_or_default(),
+        header_json: parsed.header_json,
+        payload_json: parsed.payload_json,
         exp,
         nbf,
         header: OnceLock::new(),
@@ -294,7 +299,10 @@ fn check_signature(token: &Token<'_>, keys: &KeySet, max_attempts: usize) -> Opt
             break;
         }
         attempts += 1;
-        if key.verify(token.alg, token.signing_input, &token.signature) {
+        let verified = token
+            .signature
+            .is_some_and(|signature| key.verify(token.alg, token.signing_input, signature));
+        if verified {
             return None;
         }
     }

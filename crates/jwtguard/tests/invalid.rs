@@ -102,6 +102,25 @@ fn rejection_table() {
             Reason::Malformed,
         ),
         (
+            "signature over 1024 bytes",
+            format!("{input}.{}", b64(&[7; 1100])),
+            Reason::BadSignature,
+        ),
+        (
+            "long signature not base64url",
+            format!("{input}.{}+", b64(&[7; 1100])),
+            Reason::Malformed,
+        ),
+        (
+            "payload not UTF-8",
+            format!(
+                "{}.{}.{signature}",
+                b64(header.as_bytes()),
+                b64(b"{\"sub\":\"\xff\"}")
+            ),
+            Reason::Malformed,
+        ),
+        (
             "header not JSON",
             format!("{}.{}.{signature}", b64(b"{alg"), b64(payload.as_bytes())),
             Reason::Malformed,
