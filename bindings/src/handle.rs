@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use jwtguard::{Decision, ErrorKind, KeyStats, Pending, TokenSource, Verifier};
 use mlua::{
-    IntoLuaMulti, Lua, LuaString, MultiValue, Result as LuaResult, Table, UserData,
+    IntoLua, IntoLuaMulti, Lua, LuaString, MultiValue, Result as LuaResult, Table, UserData,
     UserDataMethods, Value,
 };
 
@@ -24,6 +24,9 @@ use crate::options;
 const ALLOW: u8 = 0;
 const DENY: u8 = 1;
 const PENDING: u8 = 2;
+
+/// A decision as the verify methods return it: its kind and four values.
+type Verdict = (u8, Value, Value, Value, Value);
 
 /// A loaded verifier, its load warnings and its queue of log records.
 pub(crate) struct Handle {
@@ -79,23 +82,36 @@ pub(crate) fn load(
 
 impl Handle {
     /// Encodes a decision as `ALLOW, claims`, `DENY, reason, status, message,
-    /// challenge` or `PENDING, generation`.
-    fn decision(&self, lua: &Lua, decision: Decision) -> LuaResult<MultiValue> {
-        match decision {
+    /// challenge` or `PENDING, generation`, padded with nils. A tuple is
+    /// pushed straight onto the Lua stack, where a `MultiValue` would first
+    /// be collected in a heap buffer on every call.
+    fn decision(&self, lua: &Lua, decision: Decision) -> LuaResult<Verdict> {
+        Ok(match decision {
             Decision::Allow(verified) => {
                 let claims = object_to_table(lua, verified.claims(), self.array_mt.as_ref())?;
-                (ALLOW, claims).into_lua_multi(lua)
+                (
+                    ALLOW,
+                    Value::Table(claims),
+                    Value::Nil,
+                    Value::Nil,
+                    Value::Nil,
+                )
             }
             Decision::Deny(denial) => (
                 DENY,
-                denial.reason.name(),
-                denial.status,
-                denial.message,
-                &*denial.www_authenticate,
-            )
-                .into_lua_multi(lua),
-            Decision::Pending(pending) => (PENDING, pending.generation).into_lua_multi(lua),
-        }
+                denial.reason.name().into_lua(lua)?,
+                denial.status.into_lua(lua)?,
+                denial.message.into_lua(lua)?,
+                (*denial.www_authenticate).into_lua(lua)?,
+            ),
+            Decision::Pending(pending) => (
+                PENDING,
+                pending.generation.into_lua(lua)?,
+                Value::Nil,
+                Value::Nil,
+                Value::Nil,
+            ),
+        })
     }
 
     fn key_stats(&self, lua: &Lua, stats: KeyStats) -> LuaResult<Table> {

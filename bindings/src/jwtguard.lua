@@ -390,8 +390,9 @@ local function header_value(self)
 end
 
 
-local function request_source(self, name)
-    local phase = in_nginx and ngx_get_phase()
+-- Reads the token source of the current request; `phase` is the current
+-- phase, which the caller reads once.
+local function request_source(self, name, phase)
     if not REQUEST_PHASES[phase] then
         error(str_format("no request found for '%s'", name), 3)
     end
@@ -466,15 +467,16 @@ end
 
 function _M.verify_request(self)
     check_self(self, "verify_request")
-    local source = request_source(self, "verify_request")
+    local source = request_source(self, "verify_request",
+                                  in_nginx and ngx_get_phase())
     return decide(self, verify_source, source)
 end
 
 
 function _M.access(self)
     check_self(self, "access")
-    local source = request_source(self, "access")
-    local phase = ngx_get_phase()
+    local phase = in_nginx and ngx_get_phase()
+    local source = request_source(self, "access", phase)
     if not EXIT_PHASES[phase] then
         error("'access' cannot run in the " .. phase .. " phase; call it "
               .. "in access_by_lua*, rewrite_by_lua* or content_by_lua*", 2)
