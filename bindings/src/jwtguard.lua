@@ -390,8 +390,8 @@ local function header_value(self)
 end
 
 
--- Reads the token source of the current request; `phase` is the current
--- phase, which the caller reads once.
+-- Reads the token source of the current request. The caller passes the
+-- current phase, which it reads only once per request.
 local function request_source(self, name, phase)
     if not REQUEST_PHASES[phase] then
         error(str_format("no request found for '%s'", name), 3)
