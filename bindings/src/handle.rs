@@ -4,14 +4,24 @@
 //! `wait_for_keys` and `stop` block, and they report through plain return
 //! values that the Lua half (`jwtguard.lua`) turns into OpenResty-style
 //! results.
+//!
+//! Verification itself goes through [`check`], a C function that the Lua
+//! half calls through LuaJIT's FFI. LuaJIT compiles an FFI call into the
+//! trace of its caller, where a call into a Lua C function (every mlua
+//! method) ends the trace. `check` returns only the kind of decision and
+//! keeps the decision in the handle; [`Handle::take_decision`] turns it into
+//! Lua values when the Lua half needs them.
 
+use std::cell::Cell;
+use std::ffi::c_int;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jwtguard::{Decision, ErrorKind, KeyStats, Pending, TokenSource, Verifier};
 use mlua::{
-    IntoLua, IntoLuaMulti, Lua, LuaString, MultiValue, Result as LuaResult, Table, UserData,
+    IntoLua, IntoLuaMulti, LightUserData, Lua, MultiValue, Result as LuaResult, Table, UserData,
     UserDataMethods, Value,
 };
 
@@ -19,13 +29,23 @@ use crate::convert::object_to_table;
 use crate::logs::{LogQueue, level_name};
 use crate::options;
 
-/// First result of a verification: the decision's kind. The Lua half
+/// Kind of a decision, the first result of a verification. The Lua half
 /// defines the same numbers.
 const ALLOW: u8 = 0;
 const DENY: u8 = 1;
 const PENDING: u8 = 2;
+/// Returned by [`check`] for an unknown mode or when the core panicked. The
+/// Lua half raises an error, which denies the request.
+const FAILED: c_int = 3;
+/// Added to [`check`]'s result when log records wait in the queue.
+const LOGS_QUEUED: c_int = 4;
 
-/// A decision as the verify methods return it: its kind and four values.
+/// Kinds of input to [`check`]. The Lua half defines the same numbers.
+const NO_SOURCE: c_int = 0;
+const SOURCE: c_int = 1;
+const TOKEN: c_int = 2;
+
+/// A decision as `take_decision` returns it: its kind and four values.
 type Verdict = (u8, Value, Value, Value, Value);
 
 /// A loaded verifier, its load warnings and its queue of log records.
@@ -35,6 +55,11 @@ pub(crate) struct Handle {
     logs: Arc<LogQueue>,
     wait_timeout: Duration,
     array_mt: Option<Table>,
+    /// Entries of the verified-token cache, which also bound the Lua half's
+    /// copies of claims tables.
+    token_cache_entries: usize,
+    /// The last decision of [`check`], until taken.
+    last: Cell<Option<Decision>>,
 }
 
 /// Source of the policy that `load` reads.
@@ -59,6 +84,7 @@ pub(crate) fn load(
     let (logs, sink) = LogQueue::new_with_sink();
     let mut core = options.core;
     core.log = Some(sink);
+    let token_cache_entries = core.token_cache_entries;
     let loaded = match source {
         Source::Json(json) => Verifier::from_json(json, core),
         Source::File(path) => Verifier::from_file(path, core),
@@ -76,6 +102,8 @@ pub(crate) fn load(
         logs,
         wait_timeout: options.wait_timeout,
         array_mt,
+        token_cache_entries,
+        last: Cell::new(None),
     };
     lua.create_userdata(handle)?.into_lua_multi(lua)
 }
@@ -138,33 +166,71 @@ impl Handle {
     }
 }
 
-fn pending(generation: Option<u64>) -> Option<Pending> {
-    generation.map(|generation| Pending { generation })
+/// Decides `input` with the verifier of `handle` and keeps the decision in
+/// the handle. Returns ALLOW, DENY or PENDING, plus [`LOGS_QUEUED`] when the
+/// fetch thread has queued log records; for PENDING, writes the generation
+/// to `out_generation`. `mode` is [`SOURCE`] for a token source,
+/// [`NO_SOURCE`] for a request without one and [`TOKEN`] for a bare token.
+/// `generation` is the generation of an earlier PENDING, or 0.
+///
+/// # Safety
+/// `handle` comes from the `address` method of a handle that is still
+/// alive, `input` points to `len` readable bytes unless `mode` is
+/// [`NO_SOURCE`], and `out_generation` points to a writable `uint64_t`.
+pub(crate) unsafe extern "C" fn check(
+    handle: *const Handle,
+    input: *const u8,
+    len: usize,
+    mode: c_int,
+    generation: u64,
+    out_generation: *mut u64,
+) -> c_int {
+    // SAFETY: the caller keeps the handle alive and passes `len` bytes.
+    let (handle, input) = unsafe {
+        let input = (mode != NO_SOURCE).then(|| std::slice::from_raw_parts(input, len));
+        (&*handle, input)
+    };
+    let pending = (generation != 0).then_some(Pending { generation });
+    let decided = catch_unwind(AssertUnwindSafe(|| match (mode, input) {
+        (NO_SOURCE | SOURCE, source) => Some(handle.verifier.verify_again(source, pending)),
+        (TOKEN, Some(token)) => Some(handle.verifier.verify_token_again(token, pending)),
+        _ => None,
+    }));
+    let Ok(Some(decision)) = decided else {
+        return FAILED;
+    };
+    let kind = match &decision {
+        Decision::Allow(_) => ALLOW,
+        Decision::Deny(_) => DENY,
+        Decision::Pending(pending) => {
+            // SAFETY: the caller passes a writable uint64_t.
+            unsafe { out_generation.write(pending.generation) };
+            PENDING
+        }
+    };
+    handle.last.set(Some(decision));
+    let logs = if handle.logs.pending() > 0 {
+        LOGS_QUEUED
+    } else {
+        0
+    };
+    c_int::from(kind) | logs
 }
 
 impl UserData for Handle {
     fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
-        methods.add_method(
-            "verify",
-            |lua, this, (source, generation): (Option<LuaString>, Option<u64>)| {
-                let source = source.as_ref().map(LuaString::as_bytes);
-                let decision = this
-                    .verifier
-                    .verify_again(source.as_deref(), pending(generation));
-                this.decision(lua, decision)
-            },
-        );
-        methods.add_method(
-            "verify_token",
-            |lua, this, (token, generation): (LuaString, Option<u64>)| {
-                let decision = this
-                    .verifier
-                    .verify_token_again(&token.as_bytes(), pending(generation));
-                this.decision(lua, decision)
-            },
-        );
-        methods.add_method("deny_unavailable", |lua, this, message: String| {
-            this.decision(lua, this.verifier.deny_unavailable(message))
+        methods.add_method("address", |_, this, ()| {
+            Ok(LightUserData(std::ptr::from_ref(this).cast_mut().cast()))
+        });
+        methods.add_method("take_decision", |lua, this, ()| match this.last.take() {
+            Some(decision) => this.decision(lua, decision),
+            None => Err(mlua::Error::runtime(
+                "no decision to take: call take_decision after check",
+            )),
+        });
+        methods.add_method("deny_unavailable", |_, this, message: String| {
+            this.last.set(Some(this.verifier.deny_unavailable(message)));
+            Ok(())
         });
 
         methods.add_method("keys_generation", |_, this, ()| {
@@ -208,6 +274,9 @@ impl UserData for Handle {
         });
         methods.add_method("wait_timeout", |_, this, ()| {
             Ok(this.wait_timeout.as_secs_f64())
+        });
+        methods.add_method("token_cache_entries", |_, this, ()| {
+            Ok(this.token_cache_entries)
         });
 
         methods.add_method("pending_logs", |_, this, ()| Ok(this.logs.pending()));

@@ -5,12 +5,18 @@
 
 local core = ...
 
+local bit = require "bit"
+local ffi = require "ffi"
+
+local band = bit.band
 local error = error
 local getmetatable = getmetatable
+local pairs = pairs
 local pcall = pcall
 local rawget = rawget
 local require = require
 local setmetatable = setmetatable
+local tonumber = tonumber
 local type = type
 local str_find = string.find
 local str_format = string.format
@@ -49,9 +55,27 @@ if in_nginx then
 end
 
 
--- Decision kinds returned first by the low-level verify methods.
+-- Results of the core's check function: the decision's kind, plus
+-- LOGS_QUEUED when the fetch thread has queued log records. The Rust
+-- library defines the same numbers.
 local ALLOW = 0
+local DENY = 1
 local PENDING = 2
+local FAILED = 3
+local LOGS_QUEUED = 4
+
+-- Kinds of input of the check function: the request's token source (or
+-- none) or a bare token.
+local NO_SOURCE = 0
+local SOURCE = 1
+local TOKEN = 2
+
+-- The check function, called through the FFI so that LuaJIT compiles the
+-- call into the caller's trace. It writes the generation of a pending
+-- decision to generation_out.
+local check_function = ffi.cast("int (*)(const void *, const char *, size_t, "
+                                .. "int, uint64_t, uint64_t *)", core.check)
+local generation_out = ffi.new("uint64_t[1]")
 
 -- Polling interval while a request waits for remote keys, in seconds: it
 -- starts short and doubles up to the maximum.
@@ -112,6 +136,25 @@ do
     local ok, cjson = pcall(require, "cjson")
     if ok and type(cjson) == "table" and type(cjson.array_mt) == "table" then
         array_mt = cjson.array_mt
+    end
+end
+
+
+-- OpenResty's LuaJIT has table.clone, a shallow copy that copies the
+-- table's memory at once. Other LuaJIT builds copy with a loop.
+local clone
+do
+    local ok, table_clone = pcall(require, "table.clone")
+    if ok then
+        clone = table_clone
+    else
+        clone = function(source)
+            local copy = {}
+            for key, value in pairs(source) do
+                copy[key] = value
+            end
+            return copy
+        end
     end
 end
 
@@ -276,6 +319,34 @@ local function log_denial(reason, status, message)
 end
 
 
+-- Decides `input` in the core; `mode` is SOURCE or TOKEN, and a nil input
+-- is a request without a token source. `generation` is the one of an
+-- earlier PENDING, or 0. Returns the decision's kind, and for PENDING the
+-- generation to wait past. The decision stays in the handle until
+-- take_decision.
+local function check(self, input, mode, generation)
+    local length = 0
+    if input then
+        length = #input
+    else
+        mode = NO_SOURCE
+    end
+    local result = check_function(self.address, input, length, mode,
+                                  generation, generation_out)
+    if result == FAILED then
+        error("jwtguard: internal error while verifying a token", 0)
+    end
+    if band(result, LOGS_QUEUED) ~= 0 then
+        flush_pending(self)
+    end
+    local kind = band(result, LOGS_QUEUED - 1)
+    if kind == PENDING then
+        return kind, tonumber(generation_out[0])
+    end
+    return kind
+end
+
+
 -- Waits until the key generation differs from `generation`, at most
 -- `timeout` seconds. Returns whether it changed and the seconds spent.
 local function wait_for_change(handle, generation, timeout)
@@ -299,15 +370,18 @@ local function wait_for_change(handle, generation, timeout)
 end
 
 
--- Retries a pending verification each time the key generation changes,
--- until it is decided or the verifier's wait_timeout has passed.
-local function wait_and_retry(handle, method, input, generation)
+-- Checks a pending decision again each time the key generation changes,
+-- until it is decided or the verifier's wait_timeout has passed. Returns
+-- the decision's kind.
+local function wait_and_retry(self, input, mode, generation)
+    local handle = self.handle
     if in_nginx then
         local phase = ngx_get_phase()
         if not YIELDABLE_PHASES[phase] then
-            return handle:deny_unavailable(
+            handle:deny_unavailable(
                 "the key set is not loaded yet and the " .. phase
                 .. " phase cannot wait for it")
+            return DENY
         end
     end
 
@@ -318,42 +392,92 @@ local function wait_and_retry(handle, method, input, generation)
                                                  remaining)
         remaining = remaining - elapsed
         if not changed then
-            return handle:deny_unavailable(str_format(
+            handle:deny_unavailable(str_format(
                 "timed out after %g s waiting for the key set", timeout))
+            return DENY
         end
 
-        local code, a, b, c, d = method(handle, input, generation)
-        if code ~= PENDING then
-            return code, a, b, c, d
+        local kind, next_generation = check(self, input, mode, generation)
+        if kind ~= PENDING then
+            return kind
         end
-        generation = a
+        generation = next_generation
     end
 end
 
 
-local function decide(self, method, input)
-    local handle = self.handle
-    local code, a, b, c, d = method(handle, input)
-    if code == PENDING then
-        code, a, b, c, d = wait_and_retry(handle, method, input, a)
+-- A memo entry keeps a private copy of a claims table and, for each table
+-- nested in it, the key and the nested table's own entry, so that
+-- copy_claims can make a deep copy without walking the whole table.
+local function memo_entry(claims)
+    local template = clone(claims)
+    local nested
+    for key, value in pairs(template) do
+        if type(value) == "table" then
+            local entry = memo_entry(value)
+            template[key] = entry.template
+            nested = nested or {}
+            nested[#nested + 1] = key
+            nested[#nested + 1] = entry
+        end
     end
-
-    flush_pending(self)
-
-    if code == ALLOW then
-        return a
-    end
-    return nil, a, b, c, d
+    return { template = template, nested = nested, mt = getmetatable(claims) }
 end
 
 
-local function verify_source(handle, source, generation)
-    return handle:verify(source, generation)
+local function copy_claims(entry)
+    local claims = clone(entry.template)
+    local nested = entry.nested
+    if nested then
+        for i = 1, #nested, 2 do
+            claims[nested[i]] = copy_claims(nested[i + 1])
+        end
+    end
+    if entry.mt then
+        setmetatable(claims, entry.mt)
+    end
+    return claims
 end
 
 
-local function verify_token(handle, token, generation)
-    return handle:verify_token(token, generation)
+-- Returns the claims of an allowed input. Equal inputs have equal claims,
+-- so the memo of the input's mode keeps a copy of each claims table it
+-- returns and hands out fresh copies of it after. Copying costs less than
+-- converting the claims again, and a caller that changes its table changes
+-- no other. The memo starts anew when it is full.
+local function allowed_claims(self, input, mode)
+    local memo = self.memos and self.memos[mode]
+    if memo then
+        local entry = memo.entries[input]
+        if entry then
+            return copy_claims(entry)
+        end
+    end
+
+    local _, claims = self.handle:take_decision()
+    if memo then
+        if memo.size >= self.memo_limit then
+            memo.entries = {}
+            memo.size = 0
+        end
+        memo.entries[input] = memo_entry(claims)
+        memo.size = memo.size + 1
+    end
+    return claims
+end
+
+
+local function decide(self, input, mode)
+    local kind, generation = check(self, input, mode, 0)
+    if kind == PENDING then
+        kind = wait_and_retry(self, input, mode, generation)
+    end
+
+    if kind == ALLOW then
+        return allowed_claims(self, input, mode)
+    end
+    local _, reason, status, message, challenge = self.handle:take_decision()
+    return nil, reason, status, message, challenge
 end
 
 
@@ -430,8 +554,19 @@ local function open(name, loader, input, options)
     if not str_find(header_key, "[-_]") then
         header_var = "http_" .. header_key
     end
+    local memo_limit = handle:token_cache_entries()
+    local memos
+    if memo_limit > 0 then
+        memos = {
+            [SOURCE] = { entries = {}, size = 0 },
+            [TOKEN] = { entries = {}, size = 0 },
+        }
+    end
     local self = {
         handle = handle,
+        address = ffi.cast("const void *", handle:address()),
+        memos = memos,
+        memo_limit = memo_limit,
         query = source == "query",
         header_key = header_key,
         header_var = header_var,
@@ -461,7 +596,7 @@ function _M.verify(self, token)
                          .. "got %s)", type(token)), 2)
     end
 
-    return decide(self, verify_token, token)
+    return decide(self, token, TOKEN)
 end
 
 
@@ -469,7 +604,7 @@ function _M.verify_request(self)
     check_self(self, "verify_request")
     local source = request_source(self, "verify_request",
                                   in_nginx and ngx_get_phase())
-    return decide(self, verify_source, source)
+    return decide(self, source, SOURCE)
 end
 
 
@@ -483,7 +618,7 @@ function _M.access(self)
     end
 
     local claims, reason, status, message, challenge =
-        decide(self, verify_source, source)
+        decide(self, source, SOURCE)
     if claims then
         ngx.ctx.jwtguard_claims = claims
         return claims

@@ -15,11 +15,11 @@ mod handle;
 mod logs;
 mod options;
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, c_void};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use mlua::{Lua, LuaString, Result as LuaResult, Table};
+use mlua::{LightUserData, Lua, LuaString, Result as LuaResult, Table};
 
 use crate::handle::Source;
 
@@ -30,6 +30,7 @@ const API_SOURCE: &str = include_str!("jwtguard.lua");
 fn open(lua: &Lua) -> LuaResult<Table> {
     let core = lua.create_table()?;
     core.set("version", env!("CARGO_PKG_VERSION"))?;
+    core.set("check", LightUserData(handle::check as *mut c_void))?;
     core.set(
         "new",
         lua.create_function(

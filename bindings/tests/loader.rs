@@ -333,26 +333,91 @@ package.loaded.jwtguard = nil
 package.preload.cjson = function() return {array_mt = array_mt} end
 local jwtguard = require "jwtguard"
 
-local verifier = assert(jwtguard.new(POLICY))
-local claims = assert(verifier:verify(TOKEN))
-check(claims.sub, "claims", "sub")
-check(type(claims.nothing), "userdata", "null type")
-check(tostring(claims.nothing), "userdata: NULL", "null value")
-check(claims.flag, true, "flag")
-check(claims.ratio, 1.5, "ratio")
-check(#claims.empty, 0, "empty length")
-check(getmetatable(claims.empty), array_mt, "empty metatable")
-check(#claims.list, 3, "list length")
-check(claims.list[1], "a", "list[1]")
-check(claims.list[2], claims.nothing, "list[2]")
-check(claims.list[3], 3, "list[3]")
-check(getmetatable(claims.list), array_mt, "list metatable")
-check(getmetatable(claims), nil, "claims metatable")
-check(getmetatable(claims.nested), nil, "object metatable")
-check(claims.nested.inner[1].deep, false, "nested value")
+-- The first verification converts the claims; later ones copy them from the
+-- memo, unless the cache is off. Each must give a fresh table, so a caller
+-- that changes its copy changes no other.
+for _, options in ipairs({{}, {token_cache_entries = 0}}) do
+    local verifier = assert(jwtguard.new(POLICY, options))
+    local previous = {}
+    for attempt = 1, 3 do
+        local label = "cache " .. tostring(options.token_cache_entries)
+                      .. ", attempt " .. attempt .. ": "
+        local claims = assert(verifier:verify(TOKEN))
+        check(claims.sub, "claims", label .. "sub")
+        check(type(claims.nothing), "userdata", label .. "null type")
+        check(tostring(claims.nothing), "userdata: NULL", label .. "null value")
+        check(claims.flag, true, label .. "flag")
+        check(claims.ratio, 1.5, label .. "ratio")
+        check(#claims.empty, 0, label .. "empty length")
+        check(getmetatable(claims.empty), array_mt, label .. "empty metatable")
+        check(#claims.list, 3, label .. "list length")
+        check(claims.list[1], "a", label .. "list[1]")
+        check(claims.list[2], claims.nothing, label .. "list[2]")
+        check(claims.list[3], 3, label .. "list[3]")
+        check(getmetatable(claims.list), array_mt, label .. "list metatable")
+        check(getmetatable(claims), nil, label .. "claims metatable")
+        check(getmetatable(claims.nested), nil, label .. "object metatable")
+        check(claims.nested.inner[1].deep, false, label .. "nested value")
+        check(claims ~= previous and claims.nested ~= previous.nested, true,
+              label .. "fresh tables")
+
+        claims.sub = "changed"
+        claims.empty[1] = "changed"
+        claims.list[1] = "changed"
+        claims.nested.inner[1].deep = "changed"
+        previous = claims
+    end
+end
 print("done")
 "#,
         &[("POLICY", &claims_policy()), ("TOKEN", &token)],
+    );
+}
+
+#[test]
+fn repeated_tokens_are_decided_each_time() {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs();
+    let short = sign(&json!({"sub": "short", "exp": now + 2}));
+    let users: Vec<String> = (1..=3)
+        .map(|n| sign(&json!({"sub": format!("user-{n}"), "exp": 4102444800u64})))
+        .collect();
+    run_lua(
+        r#"
+-- Claims copied from the memo never stand in for a decision: a token that
+-- expires is denied after it was allowed.
+local verifier = assert(jwtguard.new(POLICY, {leeway = 0}))
+check(assert(verifier:verify(SHORT)).sub, "short", "first verification")
+check(assert(verifier:verify(SHORT)).sub, "short", "repeated verification")
+local deadline = os.time() + 4
+local claims, reason
+repeat
+    os.execute("sleep 0.2")
+    claims, reason = verifier:verify(SHORT)
+until not claims or os.time() > deadline
+check(reason, "expired", "reason after exp")
+
+-- With more distinct tokens than the cache holds, the memo starts anew and
+-- every token still gets its own claims.
+local small = assert(jwtguard.new(POLICY, {token_cache_entries = 2}))
+local tokens = {USER1, USER2, USER3}
+for round = 1, 3 do
+    for n, token in ipairs(tokens) do
+        check(assert(small:verify(token)).sub, "user-" .. n,
+              "round " .. round .. ", token " .. n)
+    end
+end
+print("done")
+"#,
+        &[
+            ("POLICY", &claims_policy()),
+            ("SHORT", &short),
+            ("USER1", &users[0]),
+            ("USER2", &users[1]),
+            ("USER3", &users[2]),
+        ],
     );
 }
 
