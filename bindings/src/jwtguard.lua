@@ -62,7 +62,8 @@ local ALLOW = 0
 local DENY = 1
 local PENDING = 2
 local FAILED = 3
-local LOGS_QUEUED = 4
+local COLLECTED = 4
+local LOGS_QUEUED = 8
 
 -- Kinds of input of the check function: the request's token source (or
 -- none) or a bare token.
@@ -71,11 +72,12 @@ local SOURCE = 1
 local TOKEN = 2
 
 -- The check function, called through the FFI so that LuaJIT compiles the
--- call into the caller's trace. It writes the generation of a pending
--- decision to generation_out.
-local check_function = ffi.cast("int (*)(const void *, const char *, size_t, "
-                                .. "int, uint64_t, uint64_t *)", core.check)
-local generation_out = ffi.new("uint64_t[1]")
+-- call into the caller's trace. It writes the decision's ticket to
+-- check_out[0] and the generation of a pending decision to check_out[1].
+local check_function = ffi.cast("int (*)(uint64_t, const char *, size_t, "
+                                .. "int, uint64_t, int, uint64_t *)",
+                                core.check)
+local check_out = ffi.new("uint64_t[2]")
 
 -- Polling interval while a request waits for remote keys, in seconds: it
 -- starts short and doubles up to the maximum.
@@ -321,29 +323,33 @@ end
 
 -- Decides `input` in the core; `mode` is SOURCE or TOKEN, and a nil input
 -- is a request without a token source. `generation` is the one of an
--- earlier PENDING, or 0. Returns the decision's kind, and for PENDING the
--- generation to wait past. The decision stays in the handle until
--- take_decision.
-local function check(self, input, mode, generation)
+-- earlier PENDING, or 0. An ALLOW decision is kept for take_decision only
+-- when `keep_allow` is true. Returns the decision's kind, the ticket to
+-- take it with, and for PENDING the generation to wait past.
+local function check(self, input, mode, generation, keep_allow)
     local length = 0
     if input then
         length = #input
     else
         mode = NO_SOURCE
     end
-    local result = check_function(self.address, input, length, mode,
-                                  generation, generation_out)
+    local result = check_function(self.id, input, length, mode, generation,
+                                  keep_allow and 1 or 0, check_out)
     if result == FAILED then
         error("jwtguard: internal error while verifying a token", 0)
+    end
+    if result == COLLECTED then
+        error("jwtguard: this verifier was garbage-collected and can no "
+              .. "longer verify; keep a reference to it while it is in use", 0)
     end
     if band(result, LOGS_QUEUED) ~= 0 then
         flush_pending(self)
     end
     local kind = band(result, LOGS_QUEUED - 1)
     if kind == PENDING then
-        return kind, tonumber(generation_out[0])
+        return kind, tonumber(check_out[0]), tonumber(check_out[1])
     end
-    return kind
+    return kind, tonumber(check_out[0])
 end
 
 
@@ -372,16 +378,15 @@ end
 
 -- Checks a pending decision again each time the key generation changes,
 -- until it is decided or the verifier's wait_timeout has passed. Returns
--- the decision's kind.
-local function wait_and_retry(self, input, mode, generation)
+-- the decision's kind and ticket.
+local function wait_and_retry(self, input, mode, generation, keep_allow)
     local handle = self.handle
     if in_nginx then
         local phase = ngx_get_phase()
         if not YIELDABLE_PHASES[phase] then
-            handle:deny_unavailable(
+            return DENY, handle:deny_unavailable(
                 "the key set is not loaded yet and the " .. phase
                 .. " phase cannot wait for it")
-            return DENY
         end
     end
 
@@ -392,14 +397,14 @@ local function wait_and_retry(self, input, mode, generation)
                                                  remaining)
         remaining = remaining - elapsed
         if not changed then
-            handle:deny_unavailable(str_format(
+            return DENY, handle:deny_unavailable(str_format(
                 "timed out after %g s waiting for the key set", timeout))
-            return DENY
         end
 
-        local kind, next_generation = check(self, input, mode, generation)
+        local kind, ticket, next_generation = check(self, input, mode,
+                                                    generation, keep_allow)
         if kind ~= PENDING then
-            return kind
+            return kind, ticket
         end
         generation = next_generation
     end
@@ -440,43 +445,47 @@ local function copy_claims(entry)
 end
 
 
--- Returns the claims of an allowed input. Equal inputs have equal claims,
--- so the memo of the input's mode keeps a copy of each claims table it
--- returns and hands out fresh copies of it after. Copying costs less than
--- converting the claims again, and a caller that changes its table changes
--- no other. The memo starts anew when it is full.
-local function allowed_claims(self, input, mode)
-    local memo = self.memos and self.memos[mode]
-    if memo then
-        local entry = memo.entries[input]
-        if entry then
-            return copy_claims(entry)
-        end
+-- Adds the claims of an allowed input to `memo`, which starts anew when
+-- full. The memo keeps its own copy, so that the caller may change
+-- `claims`.
+local function remember(self, memo, input, claims)
+    if memo.size >= self.memo_limit then
+        memo.entries = {}
+        memo.size = 0
     end
-
-    local _, claims = self.handle:take_decision()
-    if memo then
-        if memo.size >= self.memo_limit then
-            memo.entries = {}
-            memo.size = 0
-        end
-        memo.entries[input] = memo_entry(claims)
-        memo.size = memo.size + 1
-    end
-    return claims
+    memo.entries[input] = memo_entry(claims)
+    memo.size = memo.size + 1
 end
 
 
+-- Decides `input` (see check) and returns the claims, or nil and the
+-- denial's reason, status, message and challenge.
+--
+-- Equal inputs have equal claims. So the memo of the input's mode keeps a
+-- copy of the claims of each input allowed, and a repeated input gets a
+-- fresh copy of it instead of a conversion, which costs more. Every input
+-- is still decided by the core.
 local function decide(self, input, mode)
-    local kind, generation = check(self, input, mode, 0)
+    local memo = self.memos and self.memos[mode]
+    local entry = memo and input and memo.entries[input]
+    local kind, ticket, generation = check(self, input, mode, 0, not entry)
     if kind == PENDING then
-        kind = wait_and_retry(self, input, mode, generation)
+        kind, ticket = wait_and_retry(self, input, mode, generation,
+                                      not entry)
     end
 
-    if kind == ALLOW then
-        return allowed_claims(self, input, mode)
+    if kind == ALLOW and entry then
+        return copy_claims(entry)
     end
-    local _, reason, status, message, challenge = self.handle:take_decision()
+    local handle = self.handle
+    if kind == ALLOW then
+        local _, claims = handle:take_decision(ticket)
+        if memo then
+            remember(self, memo, input, claims)
+        end
+        return claims
+    end
+    local _, reason, status, message, challenge = handle:take_decision(ticket)
     return nil, reason, status, message, challenge
 end
 
@@ -554,17 +563,19 @@ local function open(name, loader, input, options)
     if not str_find(header_key, "[-_]") then
         header_var = "http_" .. header_key
     end
+    -- A query source is the whole query string, whose other parameters
+    -- may differ on every request, so it gets no memo.
     local memo_limit = handle:token_cache_entries()
     local memos
     if memo_limit > 0 then
-        memos = {
-            [SOURCE] = { entries = {}, size = 0 },
-            [TOKEN] = { entries = {}, size = 0 },
-        }
+        memos = { [TOKEN] = { entries = {}, size = 0 } }
+        if source ~= "query" then
+            memos[SOURCE] = { entries = {}, size = 0 }
+        end
     end
     local self = {
         handle = handle,
-        address = ffi.cast("const void *", handle:address()),
+        id = handle:id(),
         memos = memos,
         memo_limit = memo_limit,
         query = source == "query",

@@ -10,6 +10,7 @@
 //! Module mode links no Lua: the symbols come from the host process (the
 //! `luajit` binary, or nginx with lua-nginx-module loaded).
 
+mod check;
 mod convert;
 mod handle;
 mod logs;
@@ -30,7 +31,7 @@ const API_SOURCE: &str = include_str!("jwtguard.lua");
 fn open(lua: &Lua) -> LuaResult<Table> {
     let core = lua.create_table()?;
     core.set("version", env!("CARGO_PKG_VERSION"))?;
-    core.set("check", LightUserData(handle::check as *mut c_void))?;
+    core.set("check", LightUserData(check::check as *mut c_void))?;
     core.set(
         "new",
         lua.create_function(

@@ -422,6 +422,70 @@ print("done")
 }
 
 #[test]
+fn collected_handle_raises_on_verify() {
+    let token = sign(&json!({"sub": "claims", "exp": 4102444800u64}));
+    run_lua(
+        r#"
+-- A finalizer that runs in the collection which destroys a verifier's
+-- handle can make the verifier reachable again.
+do
+    local verifier = assert(jwtguard.new(POLICY))
+    assert(verifier:verify(TOKEN))
+    local proxy = newproxy(true)
+    getmetatable(proxy).__gc = function() RESURRECTED = verifier end
+end
+collectgarbage()
+collectgarbage()
+check_raises("garbage%-collected", "verify after resurrection", function()
+    RESURRECTED:verify(TOKEN)
+end)
+
+-- The same for a verifier whose handle field was dropped.
+local verifier = assert(jwtguard.new(POLICY))
+verifier.handle = nil
+collectgarbage()
+collectgarbage()
+check_raises("garbage%-collected", "verify without a handle", function()
+    verifier:verify(TOKEN)
+end)
+print("done")
+"#,
+        &[("POLICY", &claims_policy()), ("TOKEN", &token)],
+    );
+}
+
+#[test]
+fn nested_verification_never_swaps_claims() {
+    let bob = sign(&json!({"sub": "bob", "exp": 4102444800u64}));
+    let carol = sign(&json!({"sub": "carol", "exp": 4102444800u64}));
+    run_lua(
+        r#"
+-- A hook runs a verification of another token between each step of the
+-- outer one. The outer call may fail, but must never return bob's claims
+-- for carol's token, nor remember them.
+local verifier = assert(jwtguard.new(POLICY))
+check(assert(verifier:verify(BOB)).sub, "bob", "bob first")
+debug.sethook(function() verifier:verify(BOB) end, "", 1)
+local ok, claims = pcall(verifier.verify, verifier, CAROL)
+debug.sethook()
+if ok then
+    check(claims.sub, "carol", "carol during the hook")
+else
+    check_match(tostring(claims), "no decision kept under ticket",
+                "error during the hook")
+end
+check(assert(verifier:verify(CAROL)).sub, "carol", "carol after the hook")
+print("done")
+"#,
+        &[
+            ("POLICY", &claims_policy()),
+            ("BOB", &bob),
+            ("CAROL", &carol),
+        ],
+    );
+}
+
+#[test]
 fn claims_without_cjson_have_no_metatable() {
     let token = sign(&json!({"sub": "claims", "list": [1]}));
     run_lua(
