@@ -129,13 +129,13 @@ fn lua_verify_request_returns_reason() {
 }
 
 #[test]
-fn lua_access_stores_claims_in_ctx() {
+fn lua_access_claims_reach_later_phases() {
     let upstream = EchoUpstream::start();
     let location = r#"
         location /ctx {
-            access_by_lua_block { verifier:access() }
+            access_by_lua_block { ngx.ctx.claims = verifier:access() }
             content_by_lua_block {
-                local claims = ngx.ctx.jwtguard_claims
+                local claims = ngx.ctx.claims
                 ngx.say(claims.sub, " ", claims.iss)
             }
         }
