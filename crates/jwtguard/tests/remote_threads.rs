@@ -4,7 +4,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use jwtguard::{Options, Verifier};
+use jwtguard::{Options, Pending, Verifier};
 use jwtguard_harness::{KeyServer, Route};
 
 /// Counts fetch threads once the count settles at `expected` (a new thread
@@ -47,6 +47,9 @@ fn start_stop_leaves_no_thread() {
         .unwrap()
         .verifier;
     assert_eq!(count_fetch_threads(), 0, "loading must not start a thread");
+    // Each start fetches at once, and stop leaves a fetch in progress to
+    // end by itself, so the test waits for that fetch before each stop.
+    let generation = verifier.keys_generation();
     verifier.start().unwrap();
     verifier.start().unwrap();
     assert_eq!(
@@ -54,7 +57,10 @@ fn start_stop_leaves_no_thread() {
         1,
         "start is idempotent"
     );
-    std::thread::sleep(Duration::from_millis(50));
+    assert!(
+        verifier.wait_for_keys(Pending { generation }, Duration::from_secs(5)),
+        "the first fetch did not end"
+    );
     assert_eq!(count_fetch_threads(), 1, "start is idempotent");
     let started = Instant::now();
     verifier.stop();
@@ -64,11 +70,16 @@ fn start_stop_leaves_no_thread() {
         started.elapsed()
     );
     assert_eq!(count_fetch_threads(), 0, "stop joins the thread");
+    let generation = verifier.keys_generation();
     verifier.start().unwrap();
     assert_eq!(
         fetch_threads(1, Duration::from_secs(1)),
         1,
         "a stopped verifier can start again"
+    );
+    assert!(
+        verifier.wait_for_keys(Pending { generation }, Duration::from_secs(5)),
+        "the fetch after the restart did not end"
     );
     drop(verifier.clone());
     verifier.stop();
