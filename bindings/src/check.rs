@@ -2,9 +2,9 @@
 //!
 //! LuaJIT compiles an FFI call into the trace of its caller, where a call
 //! into a Lua C function (every mlua method) ends the trace. [`check`]
-//! returns only the kind of decision. It keeps the decision, under a ticket
-//! that names the check, until the Lua half takes it with the handle's
-//! `take_decision`.
+//! returns only the kind of decision. It stores the decision, under a
+//! ticket that names the check, until the Lua half takes it with the
+//! handle's `take_decision`.
 //!
 //! The Lua half names a verifier by a number from [`register`], never by a
 //! pointer. A Lua finalizer can make a verifier reachable again after mlua
@@ -46,7 +46,7 @@ pub(crate) struct Checked {
     last: Mutex<Last>,
 }
 
-/// The decision of the last check, if kept and not yet taken.
+/// The decision of the last check, if stored and not yet taken.
 #[derive(Default)]
 struct Last {
     ticket: u64,
@@ -62,15 +62,15 @@ impl Checked {
         }
     }
 
-    /// Keeps `decision` (or nothing) as the last one and returns its ticket.
-    pub(crate) fn keep(&self, decision: Option<Decision>) -> u64 {
+    /// Stores `decision` (or nothing) as the last one and returns its ticket.
+    pub(crate) fn store(&self, decision: Option<Decision>) -> u64 {
         let mut last = self.last.lock();
         last.ticket += 1;
         last.decision = decision;
         last.ticket
     }
 
-    /// Takes the decision kept under `ticket`. Returns `None` when it was
+    /// Takes the decision stored under `ticket`. Returns `None` when it was
     /// taken already or a later check replaced it.
     pub(crate) fn take(&self, ticket: u64) -> Option<Decision> {
         let mut last = self.last.lock();
@@ -110,9 +110,9 @@ pub(crate) fn unregister(id: u64) {
 ///
 /// `mode` is [`SOURCE`] for a token source, [`NO_SOURCE`] for a request
 /// without one and [`TOKEN`] for a bare token. `generation` is the one of an
-/// earlier PENDING, or 0. An ALLOW decision is kept for `take_decision` only
-/// when `keep_allow` is nonzero, since the Lua half may have the claims
-/// already.
+/// earlier PENDING, or 0. An ALLOW decision is stored for `take_decision`
+/// only when `store_allow` is nonzero, since the Lua half may have the
+/// claims already.
 ///
 /// # Safety
 /// `input` points to `len` readable bytes unless `mode` is [`NO_SOURCE`],
@@ -123,7 +123,7 @@ pub(crate) unsafe extern "C" fn check(
     len: usize,
     mode: c_int,
     generation: u64,
-    keep_allow: c_int,
+    store_allow: c_int,
     out: *mut u64,
 ) -> c_int {
     // SAFETY: the caller passes `len` readable bytes for a source or token.
@@ -155,13 +155,13 @@ pub(crate) unsafe extern "C" fn check(
             PENDING
         }
     };
-    let kept = match decision {
-        Decision::Allow(_) if keep_allow == 0 => None,
+    let stored = match decision {
+        Decision::Allow(_) if store_allow == 0 => None,
         Decision::Pending(_) => None,
         decision => Some(decision),
     };
     // SAFETY: as above.
-    unsafe { out.write(checked.keep(kept)) };
+    unsafe { out.write(checked.store(stored)) };
     let logs = if checked.logs.pending() > 0 {
         LOGS_QUEUED
     } else {

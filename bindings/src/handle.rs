@@ -157,7 +157,7 @@ impl UserData for Handle {
         });
         methods.add_method("deny_unavailable", |_, this, message: String| {
             let denial = this.checked.verifier.deny_unavailable(message);
-            Ok(this.checked.keep(Some(denial)))
+            Ok(this.checked.store(Some(denial)))
         });
 
         methods.add_method("keys_generation", |_, this, ()| {

@@ -367,12 +367,12 @@ local function log_denial(reason, status, message)
 end
 
 
--- Decides `input` in the core; `mode` is SOURCE or TOKEN, and a nil input
+-- Decides `input` in the core. `mode` is SOURCE or TOKEN, and a nil input
 -- is a request without a token source. `generation` is the one of an
--- earlier PENDING, or 0. An ALLOW decision is kept for take_decision only
--- when `keep_allow` is true. Returns the decision's kind, the ticket to
+-- earlier PENDING, or 0. An ALLOW decision is stored for take_decision only
+-- when `store_allow` is true. Returns the decision's kind, the ticket to
 -- take it with, and for PENDING the generation to wait past.
-local function check(self, input, mode, generation, keep_allow)
+local function check(self, input, mode, generation, store_allow)
     local length = 0
     if input then
         length = #input
@@ -380,7 +380,7 @@ local function check(self, input, mode, generation, keep_allow)
         mode = NO_SOURCE
     end
     local result = check_function(self.id, input, length, mode, generation,
-                                  keep_allow and 1 or 0, check_out)
+                                  store_allow and 1 or 0, check_out)
     if result == FAILED then
         error("jwtguard: internal error while verifying a token", 0)
     end
@@ -388,14 +388,18 @@ local function check(self, input, mode, generation, keep_allow)
         error("jwtguard: this verifier was garbage-collected and can no "
               .. "longer verify; keep a reference to it while it is in use", 0)
     end
+    -- check_out is shared, so it is read before flush_pending, which may
+    -- run other Lua code.
+    local kind = band(result, LOGS_QUEUED - 1)
+    local ticket = tonumber(check_out[0])
+    local pending_generation
+    if kind == PENDING then
+        pending_generation = tonumber(check_out[1])
+    end
     if band(result, LOGS_QUEUED) ~= 0 then
         flush_pending(self)
     end
-    local kind = band(result, LOGS_QUEUED - 1)
-    if kind == PENDING then
-        return kind, tonumber(check_out[0]), tonumber(check_out[1])
-    end
-    return kind, tonumber(check_out[0])
+    return kind, ticket, pending_generation
 end
 
 
@@ -425,7 +429,7 @@ end
 -- Checks a pending decision again each time the key generation changes,
 -- until it is decided or the verifier's wait_timeout has passed. Returns
 -- the decision's kind and ticket.
-local function wait_and_retry(self, input, mode, generation, keep_allow)
+local function wait_and_retry(self, input, mode, generation, store_allow)
     local handle = self.handle
     if in_nginx then
         local phase = ngx_get_phase()
@@ -448,7 +452,7 @@ local function wait_and_retry(self, input, mode, generation, keep_allow)
         end
 
         local kind, ticket, next_generation = check(self, input, mode,
-                                                    generation, keep_allow)
+                                                    generation, store_allow)
         if kind ~= PENDING then
             return kind, ticket
         end

@@ -378,7 +378,7 @@ print("done")
 fn repeated_tokens_are_decided_each_time() {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock after 1970")
+        .expect("system time after the Unix epoch")
         .as_secs();
     let short = sign(&json!({"sub": "short", "exp": now + 2}));
     let users: Vec<String> = (1..=3)

@@ -32,6 +32,21 @@ fn count_fetch_threads() -> usize {
         .count()
 }
 
+/// Calls `start` `times` times, checks that one fetch thread runs, and waits
+/// for the fetch that `start` begins. `stop` leaves a fetch in progress to
+/// end by itself, so a test that counts threads after `stop` waits first.
+fn start_and_wait_for_fetch(verifier: &Verifier, times: usize, label: &str) {
+    let generation = verifier.keys_generation();
+    for _ in 0..times {
+        verifier.start().unwrap();
+    }
+    assert_eq!(fetch_threads(1, Duration::from_secs(1)), 1, "{label}");
+    assert!(
+        verifier.wait_for_keys(Pending { generation }, Duration::from_secs(5)),
+        "{label}: the fetch did not end"
+    );
+}
+
 #[test]
 fn start_stop_leaves_no_thread() {
     let _serial = ONE_AT_A_TIME
@@ -47,20 +62,7 @@ fn start_stop_leaves_no_thread() {
         .unwrap()
         .verifier;
     assert_eq!(count_fetch_threads(), 0, "loading must not start a thread");
-    // Each start fetches at once, and stop leaves a fetch in progress to
-    // end by itself, so the test waits for that fetch before each stop.
-    let generation = verifier.keys_generation();
-    verifier.start().unwrap();
-    verifier.start().unwrap();
-    assert_eq!(
-        fetch_threads(1, Duration::from_secs(1)),
-        1,
-        "start is idempotent"
-    );
-    assert!(
-        verifier.wait_for_keys(Pending { generation }, Duration::from_secs(5)),
-        "the first fetch did not end"
-    );
+    start_and_wait_for_fetch(&verifier, 2, "start is idempotent");
     assert_eq!(count_fetch_threads(), 1, "start is idempotent");
     let started = Instant::now();
     verifier.stop();
@@ -70,17 +72,7 @@ fn start_stop_leaves_no_thread() {
         started.elapsed()
     );
     assert_eq!(count_fetch_threads(), 0, "stop joins the thread");
-    let generation = verifier.keys_generation();
-    verifier.start().unwrap();
-    assert_eq!(
-        fetch_threads(1, Duration::from_secs(1)),
-        1,
-        "a stopped verifier can start again"
-    );
-    assert!(
-        verifier.wait_for_keys(Pending { generation }, Duration::from_secs(5)),
-        "the fetch after the restart did not end"
-    );
+    start_and_wait_for_fetch(&verifier, 1, "a stopped verifier can start again");
     drop(verifier.clone());
     verifier.stop();
     assert_eq!(count_fetch_threads(), 0, "stop joins the restarted thread");
